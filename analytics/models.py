@@ -1,0 +1,55 @@
+"""The audit trail: the spec's `events` table."""
+
+from django.db import models
+
+from workshop.db import SqlNow
+from workshop.models import Student, WorkshopSession
+
+
+class EventType(models.TextChoices):
+    SESSION_CREATED = "session_created"
+    STEP_STARTED = "step_started"
+    STEP_COMPLETED = "step_completed"
+    STEP_PROGRESS = "step_progress"
+    DEPLOYMENT_SUCCESS = "deployment_success"
+    DEPLOYMENT_FAILURE = "deployment_failure"
+    BUG_REPORTED = "bug_reported"
+    # Written by the legacy migration for every session it creates.
+    DATA_MIGRATED = "data_migrated"
+
+
+class Event(models.Model):
+    # SERIAL in the spec: migration 0002 swaps Django's identity column for a sequence.
+    id = models.AutoField(primary_key=True)
+    student = models.ForeignKey(
+        Student,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_column="student_id",
+        db_index=False,  # the spec's indexes are declared in Meta
+        related_name="events",
+    )
+    session = models.ForeignKey(
+        WorkshopSession,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_column="session_token",
+        db_index=False,
+        related_name="events",
+    )
+    event_type = models.TextField(choices=EventType.choices)
+    event_data = models.JSONField(null=True, default=dict, db_default={})
+    created_at = models.DateTimeField(null=True, db_default=SqlNow(), editable=False)
+
+    class Meta:
+        db_table = "events"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["student"], name="idx_events_student"),
+            models.Index(fields=["session"], name="idx_events_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} @ {self.created_at:%Y-%m-%d %H:%M:%S}"

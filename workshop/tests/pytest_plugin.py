@@ -1,0 +1,32 @@
+"""Project-wide pytest plugin (loaded from pytest.ini): database-aware skipping and shared
+fixtures."""
+
+import pytest
+
+
+def _database_vendor() -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" if "postgresql" in engine else engine.rsplit(".", 1)[-1]
+
+
+def pytest_report_header(config) -> str:
+    return f"database: {_database_vendor()}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if _database_vendor() == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL to a postgres:// URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def instructor(django_user_model):
+    """A staff user, as instructors are."""
+    return django_user_model.objects.create_user(
+        username="instructor", email="instructor@example.com", password="pw", is_staff=True
+    )

