@@ -1,8 +1,10 @@
 """URL routes: the admin, the progress API and the instructors' dashboards."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("progress.api.urls")),
+    path("dashboard/", include("analytics.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Routes of the instructors' dashboards, mounted under /dashboard/."""
+
+urlpatterns: list = []

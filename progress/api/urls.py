@@ -1,0 +1,3 @@
+"""Routes of the progress API, mounted under /api/."""
+
+urlpatterns: list = []
