@@ -28,6 +28,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty --students $(DEMO_STUDENTS)
 	$(PY) manage.py ensure_demo_instructor
+	@echo "Serving on http://$(HOST):$(PORT)/ (dashboards at /dashboard/, admin at /admin/, API docs at /api/docs/)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite: on DATABASE_URL when set, else on PostgreSQL at 127.0.0.1 when it

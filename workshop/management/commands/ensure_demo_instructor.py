@@ -31,7 +31,7 @@ class Command(BaseCommand):
         verb = "Created" if created else "Reset"
         self.stdout.write(
             self.style.SUCCESS(
-                f"{verb} the demo instructor. Log in at http://127.0.0.1:8000/admin/ "
-                f"as {user.username} / {password}"
+                f"{verb} the demo instructor. Log in at /admin/ or /dashboard/ as "
+                f"{user.username} / {password}"
             )
         )
