@@ -430,7 +430,8 @@ def migrate_legacy(
     source = psycopg.connect(source_url) if source_url else None
     try:
         with transaction.atomic():
-            tables = _run(report, source, names, legacy_key, keep_tables or dry_run, progress)
+            timed = lambda message: progress(f"[{time.monotonic() - started:5.1f}s] {message}")  # noqa: E731
+            tables = _run(report, source, names, legacy_key, keep_tables or dry_run, timed)
             if dry_run:
                 transaction.set_rollback(True)
         if source is not None:
