@@ -119,7 +119,21 @@ class StepEntry:
         # Several keys for one step are the same work seen by different clients: add them up.
         self.time_spent = min(MAX_INT, self.time_spent + legacy_int(value.get("timeSpent")))
         self.attempts = min(MAX_INT, self.attempts + legacy_int(value.get("attempts")))
-        for moment in (done_at if completed else None, last):
+        self._earliest_start(done_at if completed else None, last)
+
+    def merge(self, other: "StepEntry") -> None:
+        """The same step from another legacy row of the same session."""
+        self.validation_passed = self.validation_passed or other.validation_passed
+        if other.completed_at and (
+            self.completed_at is None or other.completed_at < self.completed_at
+        ):
+            self.completed_at = other.completed_at
+        self.time_spent = min(MAX_INT, self.time_spent + other.time_spent)
+        self.attempts = min(MAX_INT, self.attempts + other.attempts)
+        self._earliest_start(other.started_at)
+
+    def _earliest_start(self, *moments: datetime | None) -> None:
+        for moment in moments:
             if moment and (self.started_at is None or moment < self.started_at):
                 self.started_at = moment
 
