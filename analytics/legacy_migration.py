@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from analytics.models import EventType
@@ -203,67 +203,51 @@ def _first_json(name: str, order: str) -> str:
     )
 
 
-# One row per session to create (tokens already in `sessions` are counted, then dropped).
+# One row per session to create (tokens already in `sessions` are counted, then dropped),
+# with its final timestamps and the address of the student it belongs to.
 SESSIONS_SQL = f"""
 DROP TABLE IF EXISTS pg_temp.legacy_sessions;
 CREATE TEMP TABLE legacy_sessions ON COMMIT DROP AS
-SELECT token,
-  (array_agg(email ORDER BY placeholder, priority))[1] AS email,
-  bool_and(placeholder) AS placeholder,
-  count(DISTINCT email) FILTER (WHERE NOT placeholder) > 1 AS conflict,
-  {_first("name")} AS name,
-  min(started_at) AS started_at, max(last_activity) AS last_activity,
-  min(created_at) AS created_at, max(expires_at) AS expires_at,
-  bool_or(demo_mode) AS demo_mode,
-  {_first("openai_api_key", "cfg_priority")} AS openai_api_key,
-  max(current_step) FILTER (WHERE src_table = '{CONFIGS_TABLE}') AS config_step,
-  {", ".join(f"{_first(name, 'cfg_priority')} AS {name}" for name in CONFIG_TEXT_FIELDS)},
-  {_first_json("tools", "cfg_priority")} AS tools,
-  {_first_json("voice_settings", "cfg_priority")} AS voice_settings,
-  {_first_json("bug_reports", "priority")} AS bug_reports,
-  (array_agg(src_table ORDER BY priority))[1] AS source,
-  (array_agg(src_key ORDER BY priority))[1] AS legacy_key,
-  array_agg(DISTINCT src_table) AS sources
-FROM legacy_rows WHERE bad_reason IS NULL
-GROUP BY token;
-"""
-
-STUDENT_EMAILS_SQL = f"""
-ALTER TABLE legacy_sessions ADD COLUMN student_email text;
-UPDATE legacy_sessions SET student_email = CASE WHEN placeholder
-  THEN '{ANON_PREFIX}' || '{ANONYMOUS_KEY_PREFIX}' || left(md5(token), 20) || '{ANON_SUFFIX}'
-  ELSE email END;
+SELECT m.*,
+  CASE WHEN m.placeholder
+    THEN '{ANON_PREFIX}' || '{ANONYMOUS_KEY_PREFIX}' || left(md5(m.token), 20) || '{ANON_SUFFIX}'
+    ELSE m.email END AS student_email,
+  coalesce(m.started, m.created, now()) AS started_at,
+  coalesce(m.last_active, m.started, m.created, now()) AS last_activity,
+  -- A legacy session expires a lifetime after its last activity unless it says otherwise,
+  -- so years-old sessions do not come back as active.
+  coalesce(m.expires, coalesce(m.last_active, m.started, m.created, now())
+    + interval '{SESSION_LIFETIME_HOURS} hours') AS expires_at
+FROM (
+  SELECT token,
+    (array_agg(email ORDER BY placeholder, priority))[1] AS email,
+    bool_and(placeholder) AS placeholder,
+    count(DISTINCT email) FILTER (WHERE NOT placeholder) > 1 AS conflict,
+    {_first("name")} AS name,
+    min(started_at) AS started, max(last_activity) AS last_active,
+    min(created_at) AS created, max(expires_at) AS expires,
+    coalesce(bool_or(demo_mode), false) AS demo_mode,
+    {_first("openai_api_key", "cfg_priority")} AS openai_api_key,
+    max(current_step) FILTER (WHERE src_table = '{CONFIGS_TABLE}') AS config_step,
+    {", ".join(f"{_first(name, 'cfg_priority')} AS {name}" for name in CONFIG_TEXT_FIELDS)},
+    coalesce({_first_json("tools", "cfg_priority")}, '[]') AS tools,
+    coalesce({_first_json("voice_settings", "cfg_priority")}, '{{}}') AS voice_settings,
+    coalesce({_first_json("bug_reports", "priority")}, '[]') AS bug_reports,
+    (array_agg(src_table ORDER BY priority))[1] AS source,
+    (array_agg(src_key ORDER BY priority))[1] AS legacy_key,
+    array_agg(DISTINCT src_table) AS sources
+  FROM legacy_rows WHERE bad_reason IS NULL
+  GROUP BY token
+) m;
 """
 
 STUDENTS_SQL = """
 INSERT INTO students (student_id, student_email, student_name, created_at)
 SELECT gen_random_uuid(), student_email,
-  (array_agg(name ORDER BY last_activity DESC NULLS LAST) FILTER (WHERE name IS NOT NULL))[1],
-  coalesce(min(coalesce(created_at, started_at)), now())
+  (array_agg(name ORDER BY last_activity DESC) FILTER (WHERE name IS NOT NULL))[1],
+  min(coalesce(created, started_at))
 FROM legacy_sessions GROUP BY student_email
 ON CONFLICT (student_email) DO NOTHING
-"""
-
-SESSION_INSERT_SQL = f"""
-INSERT INTO sessions (
-  session_token, student_id, started_at, last_activity, expires_at, is_active, demo_mode,
-  current_step, total_time_spent, completion_rate, openai_api_key, tools, voice_settings,
-  bug_reports, created_at, {", ".join(CONFIG_TEXT_FIELDS)})
-SELECT ls.token, st.student_id, t.started_at, t.last_activity, t.expires_at,
-  t.expires_at > now(), coalesce(ls.demo_mode, false), 0, 0, 0, sec.ciphertext,
-  coalesce(ls.tools, '[]'), coalesce(ls.voice_settings, '{{}}'), coalesce(ls.bug_reports, '[]'),
-  coalesce(ls.created_at, t.started_at), {", ".join(f"ls.{n}" for n in CONFIG_TEXT_FIELDS)}
-FROM legacy_sessions ls
-JOIN students st ON st.student_email = ls.student_email
-LEFT JOIN legacy_secrets sec ON sec.raw = ls.openai_api_key
-CROSS JOIN LATERAL (
-  SELECT coalesce(ls.started_at, ls.created_at, now()) AS started_at,
-    coalesce(ls.last_activity, ls.started_at, ls.created_at, now()) AS last_activity,
-    -- A legacy session expires a lifetime after its last activity unless it says otherwise,
-    -- so years-old sessions do not come back as active.
-    coalesce(ls.expires_at, coalesce(ls.last_activity, ls.started_at, ls.created_at, now())
-      + interval '{SESSION_LIFETIME_HOURS} hours') AS expires_at
-) t
 """
 
 ENTRIES_SQL = """
@@ -289,14 +273,15 @@ WHERE k.step_number IS NULL OR jsonb_typeof(e.value) <> 'object'
 GROUP BY e.key ORDER BY count(*) DESC, e.key
 """
 
-# Several keys mapping to one step are the same work seen by different clients: added up.
+# One row per (session, step). Several keys mapping to one step are the same work seen by
+# different clients: added up.
 STEPS_SQL = f"""
-INSERT INTO step_progress (session_token, student_id, step_number, step_name, started_at,
-  completed_at, time_spent, attempts, validation_passed)
-SELECT e.token, s.student_id, e.step_number, e.step_name,
-  coalesce(min(least(e.done_at, e.last_at)), min(s.started_at)),
-  min(e.done_at), least(sum(e.time_spent), {MAX_INT}), least(sum(e.attempts), {MAX_INT}),
-  bool_or(e.done)
+DROP TABLE IF EXISTS pg_temp.legacy_steps;
+CREATE TEMP TABLE legacy_steps ON COMMIT DROP AS
+SELECT e.token, e.step_number, e.step_name,
+  coalesce(min(least(e.done_at, e.last_at)), min(ls.started_at)) AS started_at,
+  min(e.done_at) AS completed_at, least(sum(e.time_spent), {MAX_INT})::int AS time_spent,
+  least(sum(e.attempts), {MAX_INT})::int AS attempts, bool_or(e.done) AS validation_passed
 FROM (
   SELECT x.token, k.step_number, k.step_name, x.done,
     CASE WHEN x.done THEN coalesce(pg_temp.legacy_ts(x.value ->> 'timestamp'), x.last_at)
@@ -310,35 +295,60 @@ FROM (
   ) x
   JOIN legacy_step_keys k ON k.key = x.key AND k.step_number IS NOT NULL
 ) e
-JOIN sessions s ON s.session_token = e.token
-GROUP BY e.token, s.student_id, e.step_number, e.step_name
+JOIN legacy_sessions ls ON ls.token = e.token
+GROUP BY e.token, e.step_number, e.step_name;
 """
 
-# Recalculated from the steps exactly as update_session_progress() does; current_step is the
-# highest step touched, or student_configs' 0-based current_step + 1 when that is higher.
+# Totals recalculated from the steps exactly as update_session_progress() does, before the
+# sessions are written (no second pass over them); current_step is the highest step touched,
+# or student_configs' 0-based current_step + 1 when that is higher.
 TOTALS_SQL = f"""
-UPDATE sessions s SET
-  completion_rate = round((t.completed::numeric / {TOTAL_STEPS}) * 100),
-  total_time_spent = least(t.total_time, {MAX_INT}),
-  current_step = greatest(t.highest,
+DROP TABLE IF EXISTS pg_temp.legacy_totals;
+CREATE TEMP TABLE legacy_totals ON COMMIT DROP AS
+SELECT ls.token, count(st.step_number) AS steps,
+  round((count(*) FILTER (WHERE st.validation_passed)::numeric / {TOTAL_STEPS}) * 100)::int
+    AS completion_rate,
+  least(coalesce(sum(st.time_spent) FILTER (WHERE st.validation_passed), 0), {MAX_INT})::int
+    AS total_time_spent,
+  greatest(coalesce(max(st.step_number), 0),
     CASE WHEN ls.config_step BETWEEN 0 AND {TOTAL_STEPS - 1} THEN ls.config_step + 1 ELSE 0 END)
+    AS current_step
+FROM legacy_sessions ls LEFT JOIN legacy_steps st ON st.token = ls.token
+GROUP BY ls.token, ls.config_step;
+"""
+
+SESSION_INSERT_SQL = f"""
+INSERT INTO sessions (
+  session_token, student_id, started_at, last_activity, expires_at, is_active, demo_mode,
+  current_step, total_time_spent, completion_rate, openai_api_key, tools, voice_settings,
+  bug_reports, created_at, {", ".join(CONFIG_TEXT_FIELDS)})
+SELECT ls.token, st.student_id, ls.started_at, ls.last_activity, ls.expires_at,
+  ls.expires_at > now(), ls.demo_mode, t.current_step, t.total_time_spent, t.completion_rate,
+  sec.ciphertext, ls.tools, ls.voice_settings, ls.bug_reports,
+  coalesce(ls.created, ls.started_at), {", ".join(f"ls.{n}" for n in CONFIG_TEXT_FIELDS)}
 FROM legacy_sessions ls
-CROSS JOIN LATERAL (
-  SELECT count(*) FILTER (WHERE sp.validation_passed) AS completed,
-    coalesce(sum(sp.time_spent) FILTER (WHERE sp.validation_passed), 0) AS total_time,
-    coalesce(max(sp.step_number), 0) AS highest
-  FROM step_progress sp WHERE sp.session_token = ls.token
-) t
-WHERE s.session_token = ls.token
+JOIN legacy_totals t ON t.token = ls.token
+JOIN students st ON st.student_email = ls.student_email
+LEFT JOIN legacy_secrets sec ON sec.raw = ls.openai_api_key
+"""
+
+STEP_INSERT_SQL = """
+INSERT INTO step_progress (session_token, student_id, step_number, step_name, started_at,
+  completed_at, time_spent, attempts, validation_passed)
+SELECT st.token, s.student_id, st.step_number, st.step_name, st.started_at, st.completed_at,
+  st.time_spent, st.attempts, st.validation_passed
+FROM legacy_steps st JOIN sessions s ON s.session_token = st.token
+ORDER BY st.token, st.step_number
 """
 
 EVENTS_SQL = f"""
 INSERT INTO events (student_id, session_token, event_type, event_data)
 SELECT s.student_id, ls.token, '{EventType.DATA_MIGRATED.value}',
   jsonb_build_object('source', ls.source, 'legacy_key', ls.legacy_key,
-    'sources', to_jsonb(ls.sources),
-    'steps', (SELECT count(*) FROM step_progress sp WHERE sp.session_token = ls.token))
-FROM legacy_sessions ls JOIN sessions s ON s.session_token = ls.token
+    'sources', to_jsonb(ls.sources), 'steps', t.steps)
+FROM legacy_sessions ls
+JOIN legacy_totals t ON t.token = ls.token
+JOIN sessions s ON s.session_token = ls.token
 """
 
 
@@ -439,8 +449,8 @@ def migrate_legacy(
                 # The target is committed; the source rename is its own (second) step.
                 report.renamed = _rename_tables(source.cursor(), tables, _stamp())
             source.commit()
-    except psycopg.Error as exc:
-        raise LegacyMigrationError(f"database error, nothing was changed: {exc}") from exc
+    except (psycopg.Error, DatabaseError) as exc:
+        raise LegacyMigrationError(f"database error: {exc}") from exc
     finally:
         if source is not None:
             source.close()
@@ -472,8 +482,11 @@ def _run(report, source, names, legacy_key, keep_tables, progress) -> list[Legac
         progress(f"staged {sum(report.rows_read.values())} legacy rows")
 
         cursor.execute(ROWS_SQL)
+        # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
+        cursor.execute("ANALYZE legacy_rows")
         _report_bad_rows(cursor, report)
         cursor.execute(SESSIONS_SQL)
+        cursor.execute("ANALYZE legacy_sessions")
         cursor.execute("SELECT count(*), count(*) FILTER (WHERE conflict) FROM legacy_sessions")
         report.sessions_found, report.token_conflicts = cursor.fetchone()
         cursor.execute(
@@ -485,22 +498,26 @@ def _run(report, source, names, legacy_key, keep_tables, progress) -> list[Legac
             f"migrated, {report.bad_row_count} bad rows"
         )
 
-        cursor.execute(STUDENT_EMAILS_SQL)
         cursor.execute(STUDENTS_SQL)
         report.students_created = cursor.rowcount
+        cursor.execute(ENTRIES_SQL)
+        cursor.execute("ANALYZE legacy_entries")
+        _map_step_keys(cursor, report)
+        cursor.execute(STEPS_SQL)
+        cursor.execute("ANALYZE legacy_steps")
+        cursor.execute(TOTALS_SQL)
+        cursor.execute("ANALYZE legacy_totals")
+        progress(f"parsed steps; {sum(report.skipped_keys.values())} exercise entries skipped")
         _convert_secrets(cursor, report, legacy_key)
         cursor.execute(SESSION_INSERT_SQL)
         report.sessions_created = cursor.rowcount
         progress(f"created {report.students_created} students, {report.sessions_created} sessions")
-
-        cursor.execute(ENTRIES_SQL)
-        _map_step_keys(cursor, report)
-        cursor.execute(STEPS_SQL)
+        cursor.execute(STEP_INSERT_SQL)
         report.steps_created = cursor.rowcount
-        cursor.execute(TOTALS_SQL)
+        progress(f"created {report.steps_created} steps")
         cursor.execute(EVENTS_SQL)
         report.events_created = cursor.rowcount
-        progress(f"created {report.steps_created} steps, {report.events_created} events")
+        progress(f"created {report.events_created} events")
 
         if not keep_tables and source is None:
             report.renamed = _rename_tables(cursor, tables, _stamp())

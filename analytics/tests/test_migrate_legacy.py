@@ -281,6 +281,29 @@ def test_failure_in_the_last_phase_leaves_everything_unchanged(shape_a, monkeypa
     assert WorkshopSession.objects.count() == 8
 
 
+def test_database_error_half_way_rolls_everything_back(shape_a):
+    """A real failure inside PostgreSQL after students, sessions and steps were written."""
+    sql(
+        "CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'events are read-only today'; END $$"
+    )
+    sql(
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON events "
+        "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse()"
+    )
+
+    with pytest.raises(CommandError, match=r"nothing was changed: .*events are read-only today"):
+        migrate()
+
+    assert (
+        Student.objects.count(),
+        WorkshopSession.objects.count(),
+        StepProgress.objects.count(),
+        Event.objects.count(),
+    ) == (0, 0, 0, 0)
+    assert table_exists("workshop_students")
+
+
 def test_dry_run_changes_nothing(shape_a):
     out = migrate("--dry-run")
 
