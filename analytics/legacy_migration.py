@@ -54,7 +54,7 @@ ANON_PREFIX, ANON_SUFFIX = anonymous_email(_MARK).split(_MARK)
 
 
 class LegacyMigrationError(Exception):
-    """The migration failed; nothing was changed."""
+    """The migration failed; the message says whether anything was changed."""
 
 
 @dataclass
@@ -437,25 +437,41 @@ def migrate_legacy(
     report = MigrationReport(dry_run=dry_run)
     started = time.monotonic()
     names = [STUDENTS_TABLE, SESSIONS_TABLE] + ([CONFIGS_TABLE] if include_configs else [])
-    source = psycopg.connect(source_url) if source_url else None
     try:
-        with transaction.atomic():
-            timed = lambda message: progress(f"[{time.monotonic() - started:5.1f}s] {message}")  # noqa: E731
-            tables = _run(report, source, names, legacy_key, keep_tables or dry_run, timed)
-            if dry_run:
-                transaction.set_rollback(True)
+        source = psycopg.connect(source_url) if source_url else None
+    except psycopg.Error as exc:
+        raise LegacyMigrationError(
+            f"nothing was changed: cannot connect to the source: {exc}"
+        ) from exc
+    try:
+        try:
+            with transaction.atomic():
+                timed = lambda message: progress(f"[{time.monotonic() - started:5.1f}s] {message}")  # noqa: E731
+                tables = _run(report, source, names, legacy_key, keep_tables or dry_run, timed)
+                if dry_run:
+                    transaction.set_rollback(True)
+        except (psycopg.Error, DatabaseError, LegacyMigrationError) as exc:
+            raise LegacyMigrationError(f"nothing was changed: {exc}") from exc
         if source is not None:
-            if tables and not (keep_tables or dry_run):
-                # The target is committed; the source rename is its own (second) step.
-                report.renamed = _rename_tables(source.cursor(), tables, _stamp())
-            source.commit()
-    except (psycopg.Error, DatabaseError) as exc:
-        raise LegacyMigrationError(f"database error: {exc}") from exc
+            _finish_source(report, source, tables, rename=not (keep_tables or dry_run))
     finally:
         if source is not None:
             source.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _finish_source(report, source, tables: list[LegacyTable], *, rename: bool) -> None:
+    """Our database is committed; renaming the source's tables is a second, separate step."""
+    try:
+        if tables and rename:
+            report.renamed = _rename_tables(source.cursor(), tables, _stamp())
+        source.commit()
+    except (psycopg.Error, LegacyMigrationError) as exc:
+        raise LegacyMigrationError(
+            f"the data was migrated and committed, but renaming the source tables failed "
+            f"(a re-run adds nothing and retries the rename): {exc}"
+        ) from exc
 
 
 def _stamp() -> str:
@@ -525,13 +541,14 @@ def _run(report, source, names, legacy_key, keep_tables, progress) -> list[Legac
 
 
 def _report_bad_rows(cursor, report: MigrationReport) -> None:
+    cursor.execute("SELECT count(*) FROM legacy_rows WHERE bad_reason IS NOT NULL")
+    (report.bad_row_count,) = cursor.fetchone()
     cursor.execute(
         "SELECT src_table, src_key, bad_reason FROM legacy_rows WHERE bad_reason IS NOT NULL "
-        "ORDER BY priority, src_key"
+        "ORDER BY priority, src_key LIMIT %s",
+        [REPORT_LIST_LIMIT],
     )
-    rows = cursor.fetchall()
-    report.bad_row_count = len(rows)
-    report.bad_rows = [tuple(row) for row in rows[:REPORT_LIST_LIMIT]]
+    report.bad_rows = [tuple(row) for row in cursor.fetchall()]
 
 
 def _map_step_keys(cursor, report: MigrationReport) -> None:

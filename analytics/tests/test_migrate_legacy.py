@@ -555,6 +555,11 @@ def test_source_url_reads_another_database_and_renames_there(source_database):
         assert source.execute("SELECT to_regclass('workshop_students')").fetchone() == (None,)
 
 
+def test_unreachable_source_is_a_clear_error():
+    with pytest.raises(CommandError, match="nothing was changed: cannot connect to the source"):
+        migrate("--source-url", "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+
+
 def _utc(text):
     from datetime import UTC, datetime
 

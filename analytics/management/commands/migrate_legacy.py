@@ -56,5 +56,5 @@ class Command(BaseCommand):
                 progress=lambda message: self.stdout.write(f"  {message}"),
             )
         except LegacyMigrationError as exc:
-            raise CommandError(f"Legacy migration failed, nothing was changed: {exc}") from exc
+            raise CommandError(f"Legacy migration failed, {exc}") from exc
         write_report(self, report)
