@@ -157,3 +157,11 @@ def test_admin_erase_and_anonymize_actions(ann, admin_client_for):
     ann.refresh_from_db()
     assert ann.is_anonymous
     assert not Student.objects.filter(pk=bob.pk).exists()
+
+
+def test_export_query_count_does_not_grow_with_sessions(ann, django_assert_max_num_queries):
+    for _ in range(5):
+        StepProgressFactory(session=WorkshopSessionFactory(student=ann), step_number=4)
+    # The student, then its sessions, its steps and its events: one query each.
+    with django_assert_max_num_queries(4):
+        run("export", "--email", "ann@example.org")

@@ -54,6 +54,9 @@ def epoch_ms(moment: datetime | None) -> str:
 def derived_token(email: str | None, started_at: datetime | None) -> str:
     """A stable token for a legacy row without one: a digest of who and when it started.
 
+    Table rows without `started_at` use their `created_at` (in SQL); backup items have only
+    `startedAt`.
+
     The same formula runs in SQL for the table migration, so a backup file and the table it
     was taken from yield the same tokens and are never imported twice.
     """
