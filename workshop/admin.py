@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from analytics.student_data import STUDENT_DATA_ACTIONS
 from workshop.crypto import mask_secret
 from workshop.models import Student, WorkshopSession
 
@@ -10,6 +11,7 @@ from workshop.models import Student, WorkshopSession
 class StudentAdmin(admin.ModelAdmin):
     list_display = ["student_email", "student_name", "github_username", "created_at"]
     search_fields = ["student_email", "student_name", "github_username"]
+    actions = [*STUDENT_DATA_ACTIONS]
 
 
 @admin.register(WorkshopSession)
