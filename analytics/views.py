@@ -8,6 +8,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import selectors
@@ -103,6 +104,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     """The live workshop view: totals, sessions per step, stuck list, latest events."""
     context = _overview_context(request)
     context["refresh_seconds"] = _refresh_seconds(request)
+    # The fragment is fetched with the page's filters, without the refresh interval.
+    query = request.GET.copy()
+    query.pop("refresh", None)
+    live_url = reverse("dashboard:overview-live")
+    context["live_url"] = f"{live_url}?{query.urlencode()}" if query else live_url
     return render(request, "analytics/overview.html", context)
 
 
