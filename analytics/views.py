@@ -157,7 +157,7 @@ def _funnel_chart(steps: list[selectors.FunnelStep]) -> dict:
         "height": CHART_HEIGHT,
         "bar_width": round(bar, 1),
         "baseline": CHART_TOP + plot_height,
-        "label_y": CHART_HEIGHT - 15,
+        "label_y": CHART_HEIGHT - 24,
         "bars": bars,
     }
 
