@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import (
-    Aggregate,
     Avg,
     Count,
     Exists,
     F,
-    FloatField,
     Func,
     IntegerField,
     Max,
@@ -86,19 +84,6 @@ def filtered_sessions(filters: DashboardFilters) -> QuerySet[WorkshopSession]:
 # ---------------------------------------------------------------------------------------
 # Database functions that differ per backend
 # ---------------------------------------------------------------------------------------
-class Median(Aggregate):
-    """PostgreSQL's exact median, `percentile_cont(0.5)`, interpolating between the two
-    middle values of an even count. SQLite has no such aggregate: see `_medians_portable`."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-    allow_distinct = False
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        raise NotImplementedError("Median runs on PostgreSQL only; use _medians_portable.")
-
-
 class JsonArrayLength(Func):
     """Number of items of a JSON array column; 0 for NULL or anything that is not an array
     (legacy rows may hold other JSON there)."""
@@ -217,36 +202,15 @@ def funnel_rows(filters: DashboardFilters) -> QuerySet:
 def funnel(filters: DashboardFilters) -> list[FunnelStep]:
     """Steps 1 to 9: started, completed, conversions, drop-off, average and median time.
 
-    One GROUP BY step_number query (the spec's funnel query, extended) on PostgreSQL, where
-    the median is `percentile_cont`; on SQLite the median takes a second, window-function
-    query. Steps nobody reached are listed with zeros.
+    One SQL statement, the same on PostgreSQL and SQLite (see `_funnel_sql`). Steps nobody
+    reached are listed with zeros.
     """
-    aggregates = {
-        "started": Count("id"),
-        "completed": Count("id", filter=Q(validation_passed=True)),
-        "average": Avg("time_spent"),
-    }
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        aggregates["median"] = Median("time_spent")
-    per_step = {
-        row["step_number"]: row
-        for row in funnel_rows(filters).order_by().values("step_number").annotate(**aggregates)
-    }
-    medians = (
-        {n: row["median"] for n, row in per_step.items()}
-        if postgres
-        else _medians_portable(funnel_rows(filters))
-    )
-
+    per_step = _funnel_counts(funnel_rows(filters))
     steps: list[FunnelStep] = []
-    first_started = per_step.get(1, {}).get("started", 0)
+    first_started = per_step.get(1, (0, 0, None, None))[0]
     previous_completed: int | None = None
     for step in STEPS:
-        row = per_step.get(step.number, {})
-        started, completed = row.get("started", 0), row.get("completed", 0)
-        average = row.get("average")
-        median = medians.get(step.number)
+        started, completed, average, median = per_step.get(step.number, (0, 0, None, None))
         steps.append(
             FunnelStep(
                 step_number=step.number,
@@ -267,29 +231,52 @@ def funnel(filters: DashboardFilters) -> list[FunnelStep]:
     return steps
 
 
-def _medians_portable(rows: QuerySet) -> dict[int, float]:
-    """Median time_spent per step without percentile_cont (SQLite): number the rows of each
-    step by time, keep the middle one (odd count) or two (even count) and average them, all
-    in one SQL statement. Same result as percentile_cont(0.5)."""
+# The funnel in one pass over the step rows, portable to SQLite. The rows are first counted
+# per (step, time_spent): a hash aggregate, far cheaper than sorting a million rows as
+# percentile_cont does. A running total over those few groups then finds the middle
+# position(s): the median is the mean of the values at positions floor((n+1)/2) and
+# floor(n/2)+1 of the n timed rows, exactly percentile_cont(0.5); PostgreSQL's SUM of
+# bigints is numeric, so casts keep those divisions integer on both databases. Rows with a
+# NULL time count as started but are left out of the average and median, as AVG and
+# percentile_cont do.
+_FUNNEL_SQL = """
+WITH per_time AS (
+    SELECT step_number, time_spent, COUNT(*) AS n,
+           SUM(CASE WHEN validation_passed THEN 1 ELSE 0 END) AS passed
+    FROM ({rows}) AS funnel_rows
+    GROUP BY step_number, time_spent
+), running AS (
+    SELECT step_number, time_spent, n, passed,
+           CAST(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END)
+               OVER (PARTITION BY step_number ORDER BY time_spent
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS position,
+           CAST(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END)
+               OVER (PARTITION BY step_number) AS BIGINT) AS timed
+    FROM per_time
+)
+SELECT step_number,
+       SUM(n) AS started,
+       SUM(passed) AS completed,
+       SUM(time_spent * n) * 1.0 / NULLIF(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END), 0),
+       (MIN(CASE WHEN time_spent IS NOT NULL AND position >= (timed + 1) / 2 THEN time_spent END)
+        + MIN(CASE WHEN time_spent IS NOT NULL AND position >= timed / 2 + 1 THEN time_spent END)
+       ) / 2.0
+FROM running
+GROUP BY step_number
+"""
+
+
+def _funnel_counts(rows: QuerySet) -> dict[int, tuple[int, int, float | None, float | None]]:
+    """{step: (started, completed, average seconds, median seconds)} for the given rows."""
     inner, params = (
-        rows.filter(time_spent__isnull=False)
-        .order_by()
-        .values("step_number", "time_spent")
-        .query.sql_with_params()
-    )
-    sql = f"""
-        SELECT step_number, AVG(time_spent) FROM (
-            SELECT step_number, time_spent,
-                   ROW_NUMBER() OVER (PARTITION BY step_number ORDER BY time_spent) AS rn,
-                   COUNT(*) OVER (PARTITION BY step_number) AS cnt
-            FROM ({inner}) AS timed
-        ) AS numbered
-        WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2)
-        GROUP BY step_number
-    """
+        rows.order_by().values("step_number", "time_spent", "validation_passed").query
+    ).sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {step: float(median) for step, median in cursor.fetchall()}
+        cursor.execute(_FUNNEL_SQL.format(rows=inner), params)
+        return {
+            step: (int(started), int(completed), average, median)
+            for step, started, completed, average, median in cursor.fetchall()
+        }
 
 
 FUNNEL_KINDS = ("started", "completed", "dropped")
@@ -381,18 +368,35 @@ def students_summary(
     )
     if not filters.is_default:
         students = students.filter(total_sessions__gt=0)
-    if search := search.strip():
-        students = students.filter(
-            Q(student_email__icontains=search)
-            | Q(student_name__icontains=search)
-            | Q(github_username__icontains=search)
-        )
+    students = students.filter(_student_search_q(search))
     descending = sort.startswith("-")
     column = STUDENT_SORTS.get(sort.lstrip("-"))
     if column is None:
         descending, column = True, STUDENT_SORTS["last_active"]
     order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
     return students.order_by(order, "student_email")
+
+
+def students_count(filters: DashboardFilters, *, search: str = "") -> int:
+    """How many rows students_summary has, without its GROUP BY: every student when no
+    filter is set, else those with a matching session (an EXISTS, like total_sessions > 0)."""
+    students = Student.objects.filter(_student_search_q(search))
+    if not filters.is_default:
+        matching = filtered_sessions(filters).filter(student=OuterRef("pk"))
+        students = students.filter(Exists(matching))
+    return students.count()
+
+
+def _student_search_q(search: str) -> Q:
+    """Case-insensitive substring of email, name or GitHub user; everything when empty."""
+    search = search.strip()
+    if not search:
+        return Q()
+    return (
+        Q(student_email__icontains=search)
+        | Q(student_name__icontains=search)
+        | Q(github_username__icontains=search)
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from analytics import selectors
@@ -82,6 +83,31 @@ def test_funnel_median_is_the_middle_value_for_an_odd_count():
     step_two = selectors.funnel(ALL)[1]
 
     assert (step_two.median_seconds, step_two.average_seconds) == (7.0, 337.3)
+
+
+@pytest.mark.postgres
+def test_funnel_average_and_median_equal_postgres_avg_and_percentile_cont():
+    times = {1: [0, 5, 5, 9, 30, 31, None, 400], 2: [7, 3, 3, None, 12], 3: [None, None], 4: [42]}
+    for number, values in times.items():
+        for seconds in values:
+            make_session([(number, seconds is not None and seconds > 4, seconds)])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT step_number, COUNT(*), AVG(time_spent),"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY time_spent)"
+            " FROM step_progress GROUP BY step_number ORDER BY step_number"
+        )
+        expected = [
+            (n, count, None if avg is None else round(float(avg), 1), median)
+            for n, count, avg, median in cursor.fetchall()
+        ]
+
+    steps = selectors.funnel(ALL)[:4]
+    assert [(s.step_number, s.started, s.average_seconds, s.median_seconds) for s in steps] == (
+        expected
+    )
+    assert expected[0] == (1, 8, 68.6, 9.0)
 
 
 def test_funnel_excludes_demo_sessions_when_asked():
@@ -326,3 +352,19 @@ def test_student_timeline_has_all_nine_steps_per_session_and_bug_reports():
         {"session": new.session_token, "report": {"description": "mic broken"}}
     ]
     assert [e.event_type for e in timeline.events] == [EventType.BUG_REPORTED]
+
+
+@pytest.mark.parametrize(
+    ("filters", "search"),
+    [(ALL, ""), (NO_DEMO, ""), (ALL, "example"), (NO_DEMO, "ada"), (ALL, "nobody")],
+)
+def test_students_count_equals_the_summary_rows(filters, search):
+    ada = StudentFactory(student_email="ada@example.com")
+    WorkshopSessionFactory(student=ada, demo_mode=True)
+    WorkshopSessionFactory(student=ada)
+    WorkshopSessionFactory(student__student_email="bob@example.com", demo_mode=True)
+    StudentFactory(student_email="cy@example.com")
+
+    rows = selectors.students_summary(filters, search=search)
+
+    assert selectors.students_count(filters, search=search) == len(list(rows))
