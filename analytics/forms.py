@@ -38,7 +38,7 @@ class StuckForm(forms.Form):
     threshold = forms.ChoiceField(
         choices=[(key, f"idle for more than {key}") for key in STUCK_THRESHOLDS],
         required=False,
-        label="Flag sessions",
+        label="Flag as stuck when",
     )
 
     def threshold_key(self) -> str:

@@ -110,6 +110,7 @@ def _overview_context(request: HttpRequest) -> dict:
         "stuck": list(stuck[:OVERVIEW_STUCK_ROWS]),
         "stuck_total": stuck.count(),
         "stuck_threshold": threshold_key,
+        "thresholds": list(selectors.STUCK_THRESHOLDS),
         "events": selectors.latest_events(filters),
         "refreshed_at": timezone.now(),
         "now": timezone.now(),

@@ -153,7 +153,7 @@ def test_bad_filters_get_a_400_naming_the_field(staff):
 
     response = staff.get(reverse("dashboard:stuck"), {"threshold": "7d"})
     assert response.status_code == 400
-    assert "Flag sessions" in body(response)
+    assert "Flag as stuck when" in body(response)
 
     response = staff.get(
         reverse("dashboard:students"), {"start": "2026-02-02", "end": "2026-02-01"}

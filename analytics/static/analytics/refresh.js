@@ -14,6 +14,9 @@
   function refresh() {
     fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (response) {
+        // Logged out meanwhile: the fragment URL redirected to the login form. Reload, so
+        // the whole page goes to the login instead of a form inside the overview.
+        if (response.redirected) { window.location.reload(); throw new Error("logged out"); }
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
       })
