@@ -4,6 +4,8 @@ Every page takes the shared filters (date range of session start, demo sessions)
 strings get a 400 page naming the field. CSV downloads stream the same selector's rows.
 """
 
+import functools
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,7 +44,7 @@ def _bind(request: HttpRequest, *form_classes):
 
 def _bad_request(request: HttpRequest, error: _BadQuery) -> HttpResponse:
     errors = [
-        (form[name].label or name, message)
+        (form.fields[name].label or name if name in form.fields else "Filters", message)
         for form in error.forms
         for name, messages in form.errors.items()
         for message in messages
@@ -54,14 +56,13 @@ def dashboard_view(view):
     """Staff only (anonymous visitors go to the admin login) and 400 on a bad query string."""
 
     @staff_member_required
+    @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except _BadQuery as error:
             return _bad_request(request, error)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 
