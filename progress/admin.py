@@ -225,7 +225,8 @@ class WorkshopSessionAdmin(admin.ModelAdmin):
     def completion(self, obj: WorkshopSession) -> str:
         rate = max(0, min(100, obj.completion_rate or 0))
         return format_html(
-            '<span class="completion-bar" title="{}%"><span style="width: {}%"></span></span> {}%',
+            '<span class="completion"><span class="completion-bar" title="{}%">'
+            '<span style="width: {}%"></span></span> {}%</span>',
             rate,
             rate,
             rate,

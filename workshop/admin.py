@@ -9,6 +9,10 @@ from django.db.models import Count, Max
 
 from workshop.models import Student, WorkshopSession
 
+# The admin's "View site" link leads to the instructors' dashboards.
+admin.site.site_url = "/dashboard/"
+admin.site.site_header = admin.site.site_title = "Workshop Progress admin"
+
 
 class WorkshopSessionInline(admin.TabularInline):
     model = WorkshopSession

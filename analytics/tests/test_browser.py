@@ -232,6 +232,7 @@ def test_every_page_shows_the_database_numbers(page, live_server, instructor):
     instructor.user_permissions.set(
         Permission.objects.filter(content_type__app_label__in=["workshop", "progress"])
     )
+    page.set_viewport_size({"width": 1600, "height": 800})
     page.goto(f"{live_server.url}/admin/workshop/workshopsession/")
     assert page.locator("#result_list tbody tr").count() == WorkshopSession.objects.count()
     shoot(page, "admin-sessions")
