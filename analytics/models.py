@@ -49,6 +49,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["student"], name="idx_events_student"),
             models.Index(fields=["session"], name="idx_events_session"),
+            # The dashboards' "latest events" read this backwards: newest first, no sort.
+            models.Index(fields=["created_at", "id"], name="idx_events_created_at"),
         ]
 
     def __str__(self) -> str:

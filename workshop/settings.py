@@ -117,18 +117,19 @@ USE_TZ = True
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Tests and local runs need no collectstatic step: whitenoise serves straight from the apps'
+# static/ folders, so there is no manifest of hashed names either.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEBUG or WHITENOISE_USE_FINDERS
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-# Tests and local runs need no collectstatic step.
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 
 # ------------------------------------------------------------------------------
 # Encryption of stored secrets (openai_api_key): Fernet keys, comma-separated; the first

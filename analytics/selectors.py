@@ -1,0 +1,445 @@
+"""Read-side queries of the instructors' dashboards: overview totals, the step funnel, stuck
+students with the reasons they are flagged, the students' completion summary and one student's
+timeline.
+
+Every function does its counting in the database (aggregates, subqueries) and runs a fixed
+number of queries whatever the data size; Python only shapes the handful of rows that come
+back (nine funnel steps, one page of students). docs/dashboards.md explains each number.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from analytics.models import Event, EventType
+from progress.models import StepProgress
+from workshop.models import Student, WorkshopSession
+from workshop.steps import STEPS
+
+# The thresholds an instructor can pick on the stuck page; 24 h is the spec's query.
+STUCK_THRESHOLDS: dict[str, dt.timedelta] = {
+    "15m": dt.timedelta(minutes=15),
+    "1h": dt.timedelta(hours=1),
+    "4h": dt.timedelta(hours=4),
+    "24h": dt.timedelta(hours=24),
+}
+DEFAULT_STUCK_THRESHOLD = "24h"
+LATEST_EVENTS_LIMIT = 20
+TIMELINE_EVENTS_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """The filters every dashboard page offers, applied to sessions: the session started on
+    or after `started_from` and on or before `started_to` (whole days, in the site's time
+    zone), and demo sessions included or not."""
+
+    started_from: dt.date | None = None
+    started_to: dt.date | None = None
+    include_demo: bool = True
+
+    @property
+    def is_default(self) -> bool:
+        return self.started_from is None and self.started_to is None and self.include_demo
+
+    def session_q(self, prefix: str = "") -> Q:
+        """The filters as a Q on sessions, reached from another model through `prefix`
+        (e.g. "session__"). Bounds are datetimes so the started_at column stays indexable."""
+        q = Q()
+        if self.started_from is not None:
+            q &= Q(**{f"{prefix}started_at__gte": _start_of_day(self.started_from)})
+        if self.started_to is not None:
+            next_day = self.started_to + dt.timedelta(days=1)
+            q &= Q(**{f"{prefix}started_at__lt": _start_of_day(next_day)})
+        if not self.include_demo:
+            # demo_mode is nullable (spec DDL): NULL counts as not demo.
+            q &= ~Q(**{f"{prefix}demo_mode": True})
+        return q
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def filtered_sessions(filters: DashboardFilters) -> QuerySet[WorkshopSession]:
+    return WorkshopSession.objects.filter(filters.session_q())
+
+
+# ---------------------------------------------------------------------------------------
+# Database functions that differ per backend
+# ---------------------------------------------------------------------------------------
+class JsonArrayLength(Func):
+    """Number of items of a JSON array column; 0 for NULL or anything that is not an array
+    (legacy rows may hold other JSON there)."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"(CASE WHEN jsonb_typeof({sql}) = 'array' THEN jsonb_array_length({sql}) ELSE 0 END)",
+            params * 2,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(json_array_length({sql}), 0)", params
+
+
+# ---------------------------------------------------------------------------------------
+# Overview
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OverviewTotals:
+    students: int
+    sessions: int
+    active_sessions: int
+    completed_sessions: int
+    average_completion: float  # percent, 0 when there are no sessions
+
+
+def overview_totals(filters: DashboardFilters) -> OverviewTotals:
+    """Totals over the filtered sessions, in one aggregate query.
+
+    students: distinct students with a session; active: is_active and not expired (what
+    accepts progress); completed: completion_rate = 100; average of completion_rate.
+    """
+    now = timezone.now()
+    row = filtered_sessions(filters).aggregate(
+        students=Count("student", distinct=True),
+        sessions=Count("session_token"),
+        active=Count("session_token", filter=Q(is_active=True, expires_at__gt=now)),
+        completed=Count("session_token", filter=Q(completion_rate=100)),
+        average=Avg("completion_rate"),
+    )
+    return OverviewTotals(
+        students=row["students"],
+        sessions=row["sessions"],
+        active_sessions=row["active"],
+        completed_sessions=row["completed"],
+        average_completion=round(float(row["average"] or 0), 1),
+    )
+
+
+@dataclass(frozen=True)
+class StepOccupancy:
+    step_number: int  # 0 = session created, no step touched yet
+    title: str
+    sessions: int
+
+
+def sessions_per_current_step(filters: DashboardFilters) -> list[StepOccupancy]:
+    """Where the live workshop is now: active, unfinished sessions grouped by current step
+    (0 to 9), in one GROUP BY query. Steps nobody is on are listed with 0."""
+    now = timezone.now()
+    counts = dict(
+        filtered_sessions(filters)
+        .filter(is_active=True, expires_at__gt=now)
+        .exclude(completion_rate=100)
+        .order_by()
+        .values_list("current_step")
+        .annotate(n=Count("session_token"))
+    )
+    occupancy = [StepOccupancy(0, "Not started", counts.get(0, 0))]
+    occupancy += [StepOccupancy(s.number, s.title, counts.get(s.number, 0)) for s in STEPS]
+    return occupancy
+
+
+def latest_events(filters: DashboardFilters, limit: int = LATEST_EVENTS_LIMIT) -> list[Event]:
+    """The newest events, with their student and session in the same query. Read backwards
+    along idx_events_created_at, so it stays fast with millions of events."""
+    events = Event.objects.select_related("student", "session").order_by("-created_at", "-id")
+    if not filters.is_default:
+        events = events.filter(filters.session_q("session__"))
+    return list(events[:limit])
+
+
+# ---------------------------------------------------------------------------------------
+# Funnel
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FunnelStep:
+    step_number: int
+    title: str
+    started: int  # sessions with a step_progress row for the step
+    completed: int  # ... of which validation_passed
+    average_seconds: float | None  # over the started rows' time_spent
+    median_seconds: float | None
+    conversion_from_previous: float | None  # percent: completed / completed of step n-1
+    conversion_from_first: float | None  # percent: completed / started of step 1
+    drop_off: int  # started but not completed
+    drop_off_rate: float | None  # percent of started
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def funnel_rows(filters: DashboardFilters) -> QuerySet:
+    """The step_progress rows the funnel counts: those of the filtered sessions."""
+    rows = StepProgress.objects.all()
+    if not filters.is_default:
+        rows = rows.filter(filters.session_q("session__"))
+    return rows
+
+
+def funnel(filters: DashboardFilters) -> list[FunnelStep]:
+    """Steps 1 to 9: started, completed, conversions, drop-off, average and median time.
+
+    One SQL statement, the same on PostgreSQL and SQLite (see `_funnel_sql`). Steps nobody
+    reached are listed with zeros.
+    """
+    per_step = _funnel_counts(funnel_rows(filters))
+    steps: list[FunnelStep] = []
+    first_started = per_step.get(1, (0, 0, None, None))[0]
+    previous_completed: int | None = None
+    for step in STEPS:
+        started, completed, average, median = per_step.get(step.number, (0, 0, None, None))
+        steps.append(
+            FunnelStep(
+                step_number=step.number,
+                title=step.title,
+                started=started,
+                completed=completed,
+                average_seconds=None if average is None else round(float(average), 1),
+                median_seconds=None if median is None else round(float(median), 1),
+                conversion_from_previous=_percent(
+                    completed, started if previous_completed is None else previous_completed
+                ),
+                conversion_from_first=_percent(completed, first_started),
+                drop_off=started - completed,
+                drop_off_rate=_percent(started - completed, started),
+            )
+        )
+        previous_completed = completed
+    return steps
+
+
+# The funnel in one pass over the step rows, portable to SQLite. The rows are first counted
+# per (step, time_spent): a hash aggregate, far cheaper than sorting a million rows as
+# percentile_cont does. A running total over those few groups then finds the middle
+# position(s): the median is the mean of the values at positions floor((n+1)/2) and
+# floor(n/2)+1 of the n timed rows, exactly percentile_cont(0.5); PostgreSQL's SUM of
+# bigints is numeric, so casts keep those divisions integer on both databases. Rows with a
+# NULL time count as started but are left out of the average and median, as AVG and
+# percentile_cont do.
+_FUNNEL_SQL = """
+WITH per_time AS (
+    SELECT step_number, time_spent, COUNT(*) AS n,
+           SUM(CASE WHEN validation_passed THEN 1 ELSE 0 END) AS passed
+    FROM ({rows}) AS funnel_rows
+    GROUP BY step_number, time_spent
+), running AS (
+    SELECT step_number, time_spent, n, passed,
+           CAST(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END)
+               OVER (PARTITION BY step_number ORDER BY time_spent
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS position,
+           CAST(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END)
+               OVER (PARTITION BY step_number) AS BIGINT) AS timed
+    FROM per_time
+)
+SELECT step_number,
+       SUM(n) AS started,
+       SUM(passed) AS completed,
+       SUM(time_spent * n) * 1.0 / NULLIF(SUM(CASE WHEN time_spent IS NULL THEN 0 ELSE n END), 0),
+       (MIN(CASE WHEN time_spent IS NOT NULL AND position >= (timed + 1) / 2 THEN time_spent END)
+        + MIN(CASE WHEN time_spent IS NOT NULL AND position >= timed / 2 + 1 THEN time_spent END)
+       ) / 2.0
+FROM running
+GROUP BY step_number
+"""
+
+
+def _funnel_counts(rows: QuerySet) -> dict[int, tuple[int, int, float | None, float | None]]:
+    """{step: (started, completed, average seconds, median seconds)} for the given rows."""
+    inner, params = (
+        rows.order_by().values("step_number", "time_spent", "validation_passed").query
+    ).sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_FUNNEL_SQL.format(rows=inner), params)
+        return {
+            step: (int(started), int(completed), average, median)
+            for step, started, completed, average, median in cursor.fetchall()
+        }
+
+
+FUNNEL_KINDS = ("started", "completed", "dropped")
+
+
+def funnel_sessions(
+    filters: DashboardFilters, *, step_number: int, kind: str
+) -> QuerySet[StepProgress]:
+    """The step rows behind one funnel count (`kind`: started, completed or dropped), with
+    their session and student, newest first."""
+    rows = funnel_rows(filters).filter(step_number=step_number)
+    if kind == "completed":
+        rows = rows.filter(validation_passed=True)
+    elif kind == "dropped":
+        rows = rows.exclude(validation_passed=True)
+    return rows.select_related("session", "student").order_by("-started_at", "-id")
+
+
+# ---------------------------------------------------------------------------------------
+# Stuck students
+# ---------------------------------------------------------------------------------------
+def stuck_sessions(
+    filters: DashboardFilters, *, threshold: dt.timedelta, now: dt.datetime | None = None
+) -> QuerySet[WorkshopSession]:
+    """The spec's stuck query with a chosen threshold: active sessions, idle for longer than
+    `threshold`, not finished, longest idle first. A session whose current step is already
+    validated is not stuck on it (the flag clears once the step is completed).
+
+    Each row carries why it is flagged: `step_attempts` and `step_time_spent` on the current
+    step, `failed_deployments` (deployment_failure events of the session), `open_bug_reports`
+    (items of its bug_reports list). Those come from correlated subqueries, which the
+    database runs only for the page of rows shown.
+    """
+    now = now or timezone.now()
+    current_step_row = StepProgress.objects.filter(
+        session=OuterRef("pk"), step_number=OuterRef("current_step")
+    )
+    failures = (
+        Event.objects.filter(session=OuterRef("pk"), event_type=EventType.DEPLOYMENT_FAILURE)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        filtered_sessions(filters)
+        .filter(is_active=True, last_activity__lt=now - threshold, completion_rate__lt=100)
+        .exclude(Exists(current_step_row.filter(validation_passed=True)))
+        .select_related("student")
+        .annotate(
+            step_attempts=Coalesce(Subquery(current_step_row.values("attempts")[:1]), 0),
+            step_time_spent=Coalesce(Subquery(current_step_row.values("time_spent")[:1]), 0),
+            failed_deployments=Coalesce(Subquery(failures), 0),
+            open_bug_reports=JsonArrayLength("bug_reports"),
+        )
+        .order_by("last_activity", "session_token")
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Students
+# ---------------------------------------------------------------------------------------
+STUDENT_SORTS = {
+    "email": "student_email",
+    "name": "student_name",
+    "sessions": "total_sessions",
+    "completion": "avg_completion",
+    "last_active": "last_active",
+}
+DEFAULT_STUDENT_SORT = "-last_active"
+
+
+def students_summary(
+    filters: DashboardFilters, *, search: str = "", sort: str = DEFAULT_STUDENT_SORT
+) -> QuerySet[Student]:
+    """The spec's completion summary: per student, sessions, average completion and last
+    activity (students LEFT JOIN sessions GROUP BY student). With a date or demo filter, the
+    aggregates count the matching sessions only and students without one are left out.
+
+    `search` matches email, name or GitHub user (case-insensitive substring); `sort` is a key
+    of STUDENT_SORTS, "-" first for descending. Unknown sort keys fall back to the default.
+    """
+    session_filter = filters.session_q("sessions__")
+    aggregate_filter = None if filters.is_default else session_filter
+    students = Student.objects.annotate(
+        total_sessions=Count("sessions", filter=aggregate_filter),
+        avg_completion=Avg("sessions__completion_rate", filter=aggregate_filter),
+        last_active=Max("sessions__last_activity", filter=aggregate_filter),
+    )
+    if not filters.is_default:
+        students = students.filter(total_sessions__gt=0)
+    students = students.filter(_student_search_q(search))
+    descending = sort.startswith("-")
+    column = STUDENT_SORTS.get(sort.lstrip("-"))
+    if column is None:
+        descending, column = True, STUDENT_SORTS["last_active"]
+    order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+    return students.order_by(order, "student_email")
+
+
+def students_count(filters: DashboardFilters, *, search: str = "") -> int:
+    """How many rows students_summary has, without its GROUP BY: every student when no
+    filter is set, else those with a matching session (an EXISTS, like total_sessions > 0)."""
+    students = Student.objects.filter(_student_search_q(search))
+    if not filters.is_default:
+        matching = filtered_sessions(filters).filter(student=OuterRef("pk"))
+        students = students.filter(Exists(matching))
+    return students.count()
+
+
+def _student_search_q(search: str) -> Q:
+    """Case-insensitive substring of email, name or GitHub user; everything when empty."""
+    search = search.strip()
+    if not search:
+        return Q()
+    return (
+        Q(student_email__icontains=search)
+        | Q(student_name__icontains=search)
+        | Q(github_username__icontains=search)
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# One student
+# ---------------------------------------------------------------------------------------
+@dataclass
+class SessionSteps:
+    session: WorkshopSession
+    steps: list[tuple[int, str, StepProgress | None]]  # all nine, None when not started
+
+
+@dataclass
+class StudentTimeline:
+    student: Student
+    sessions: list[SessionSteps]
+    bug_reports: list[dict] = field(default_factory=list)  # {"session": token, "report": ...}
+    events: list[Event] = field(default_factory=list)
+
+
+def student_timeline(student: Student, filters: DashboardFilters) -> StudentTimeline:
+    """A student's sessions (newest first) with all nine steps each, their bug reports and
+    their newest events: three queries (sessions, steps, events)."""
+    sessions = list(
+        filtered_sessions(filters)
+        .filter(student=student)
+        .prefetch_related("steps")
+        .order_by(F("started_at").desc(nulls_last=True), "session_token")
+    )
+    bug_reports = []
+    rows = []
+    for session in sessions:
+        by_number = {row.step_number: row for row in session.steps.all()}
+        rows.append(
+            SessionSteps(
+                session=session,
+                steps=[(s.number, s.title, by_number.get(s.number)) for s in STEPS],
+            )
+        )
+        reports = session.bug_reports if isinstance(session.bug_reports, list) else []
+        bug_reports += [{"session": session.session_token, "report": r} for r in reports]
+    events = list(
+        Event.objects.filter(student=student)
+        .select_related("session")
+        .order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
+    )
+    return StudentTimeline(student=student, sessions=rows, bug_reports=bug_reports, events=events)

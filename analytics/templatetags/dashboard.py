@@ -1,0 +1,56 @@
+"""Template filters of the dashboards."""
+
+import datetime as dt
+import json
+
+from django import template
+
+register = template.Library()
+
+# What an empty numeric cell shows (an en dash, as typeset tables do).
+EMPTY = "\N{EN DASH}"
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as "1h 02m", "4m 05s" or "12s"; an empty cell for unknown values."""
+    if seconds is None or seconds == "":
+        return EMPTY
+    total = round(float(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def idle_since(moment: dt.datetime | None, now: dt.datetime) -> str:
+    """How long ago `moment` was, as a duration."""
+    if moment is None:
+        return EMPTY
+    return duration((now - moment).total_seconds())
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """JSON indented for a <pre> block (autoescaped by the template like any text)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def percent(value) -> str:
+    return EMPTY if value is None else f"{value:g}%"
+
+
+@register.filter
+def event_step(data) -> str:
+    """The step an event is about, whichever key its writer used."""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("stepNumber", "step_number", "step"):
+        if data.get(key) is not None:
+            return str(data[key])
+    return ""
