@@ -1,13 +1,15 @@
 """The dashboards in a real browser: Playwright driving Debian's Chromium against live_server.
 
 Skipped, with the reason, when /usr/bin/chromium or Playwright is missing (install Chromium
-with `apt-get install chromium`; never `playwright install`). Each page is saved to
-docs/screenshots/ as it is checked, so the README's pictures are always today's pages.
+with `apt-get install chromium`; never `playwright install`). Each page is photographed as it
+is checked: into docs/screenshots/ (the README's pictures) with `UPDATE_SCREENSHOTS=1`, else
+into a scratch folder, so an ordinary test run leaves the work tree unchanged.
 """
 
 import datetime as dt
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+SCREENSHOTS = (
+    Path(settings.BASE_DIR) / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "workshop-progress-screenshots"
+)
 TIMEOUT_MS = 10_000
 
 playwright_api = pytest.importorskip(
