@@ -1,13 +1,32 @@
-"""Writes to step progress and the session totals derived from it."""
+"""Writes to step progress and the session totals derived from it: the API's use cases.
 
+Each public function is one use case owning its transaction: the session row is locked (or
+freshly inserted) first, so parallel writers of one session run one after the other and its
+totals cannot be lost; rows are created through the unique constraints, counters move with
+F() expressions, and the events of the call are written in the same transaction.
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from analytics.models import EventType
+from analytics.services import NewEvent, move_session_events, record_event, record_events
 from progress.models import StepProgress
-from workshop.models import WorkshopSession
-from workshop.steps import TOTAL_STEPS
+from workshop import services as workshop_services
+from workshop.errors import (
+    SESSION_BELONGS_TO_ANOTHER_STUDENT,
+    SESSION_CLOSED,
+    ConflictError,
+    GoneError,
+)
+from workshop.models import Student, WorkshopSession, normalize_email
+from workshop.steps import TOTAL_STEPS, step_title
 
 
 @dataclass(frozen=True)
@@ -53,3 +72,288 @@ def recalculate_session(*, session_token: str) -> SessionTotals:
         current_step=result.current_step,
     )
     return result
+
+
+@dataclass(frozen=True)
+class StepUpdate:
+    """One update of one step, as the frontend posts it (already validated)."""
+
+    step_number: int
+    step_name: str | None = None
+    completed: bool = False
+    time_spent: int = 0
+    code_submitted: str | None = None
+    deployment_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    created: bool
+    first_completion: bool
+    attempts: int
+
+
+def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
+    """Give an anonymous student's session to the student with this real address.
+
+    The rule: when nobody has the address yet, the anonymous student is renamed (its
+    student_id, and so any share link, stays the same); otherwise the session, its steps and
+    its events move to the existing student, and the anonymous student is deleted once it
+    owns no session any more.
+    """
+    anonymous = session.student
+    taken = Student.objects.filter(student_email=normalize_email(email)).exists()
+    if not taken and workshop_services.rename_student(student=anonymous, email=email, name=name):
+        return
+    student, _ = workshop_services.get_or_create_student(email=email, name=name)
+    WorkshopSession.objects.filter(pk=session.pk).update(student=student)
+    StepProgress.objects.filter(session_id=session.pk).update(student=student)
+    move_session_events(session_token=session.pk, student_id=student.pk)
+    session.student = student
+    if not WorkshopSession.objects.filter(student_id=anonymous.pk).exists():
+        anonymous.delete()
+
+
+def _open_session(
+    *,
+    session_token: str,
+    email: str | None,
+    name: str | None,
+    demo_mode: bool | None,
+) -> tuple[WorkshopSession, bool]:
+    """The session of a progress POST, locked or freshly inserted, owned by the right student.
+
+    Returns (session, created). 409 when the token belongs to another identified student,
+    410 when the session no longer accepts writes; in both cases nothing has been written.
+    """
+    session = (
+        WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("student")
+        .filter(session_token=session_token)
+        .first()
+    )
+    if session is None:
+        student = None
+        if email:
+            student, _ = workshop_services.get_or_create_student(email=email, name=name)
+        session = workshop_services.insert_session(
+            session_token=session_token, student=student, name=name, demo_mode=demo_mode
+        )
+        if session is not None:
+            return session, True
+        # Another request inserted it first: wait for its lock, then carry on as an update.
+        session = workshop_services.lock_session(session_token=session_token)
+    if not session.accepts_progress:
+        raise GoneError(SESSION_CLOSED)
+    if not email:
+        return session, False
+    owner = session.student
+    if owner.student_email == normalize_email(email):
+        if name and name != owner.student_name:
+            workshop_services.get_or_create_student(email=email, name=name)
+    elif owner.is_anonymous:
+        _claim_session(session=session, email=email, name=name)
+    else:
+        raise ConflictError(SESSION_BELONGS_TO_ANOTHER_STUDENT)
+    return session, False
+
+
+def _write_step(*, session: WorkshopSession, update: StepUpdate) -> StepWrite:
+    """Insert or update the session's row for this step, relying on the unique constraint.
+
+    attempts +1, time added, completion sticky (completed_at is the first completion), code
+    and URL replaced only when given. The prior read only decides which events to write: the
+    caller holds the session lock, so no other writer of this session runs in between.
+    """
+    now = timezone.now()
+    before = (
+        StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number)
+        .values("validation_passed", "attempts")
+        .first()
+    )
+    changes: dict[str, Any] = {
+        "attempts": F("attempts") + 1,
+        "time_spent": F("time_spent") + update.time_spent,
+        "student_id": session.student_id,
+    }
+    if update.step_name:
+        changes["step_name"] = update.step_name
+    if update.completed:
+        changes["validation_passed"] = True
+        changes["completed_at"] = Coalesce(F("completed_at"), Value(now))
+    if update.code_submitted is not None:
+        changes["code_submitted"] = update.code_submitted
+    if update.deployment_url is not None:
+        changes["deployment_url"] = update.deployment_url
+
+    created = False
+    if before is None:
+        try:
+            with transaction.atomic():
+                StepProgress.objects.create(
+                    session_id=session.pk,
+                    student_id=session.student_id,
+                    step_number=update.step_number,
+                    step_name=update.step_name or step_title(update.step_number),
+                    attempts=1,
+                    time_spent=update.time_spent,
+                    validation_passed=update.completed,
+                    completed_at=now if update.completed else None,
+                    code_submitted=update.code_submitted,
+                    deployment_url=update.deployment_url,
+                )
+            created = True
+        except IntegrityError:
+            created = False
+    if not created:
+        StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number).update(
+            **changes
+        )
+    was_passed = bool(before and before["validation_passed"])
+    return StepWrite(
+        created=created,
+        first_completion=update.completed and not was_passed,
+        attempts=(before["attempts"] or 0) + 1 if before else 1,
+    )
+
+
+def _step_events(
+    *, session: WorkshopSession, update: StepUpdate, write: StepWrite
+) -> list[NewEvent]:
+    def event(event_type: EventType, **data: Any) -> NewEvent:
+        return NewEvent(
+            event_type=event_type,
+            student_id=session.student_id,
+            session_token=session.pk,
+            data={"stepNumber": update.step_number, **data},
+        )
+
+    events = []
+    if write.created:
+        events.append(event(EventType.STEP_STARTED))
+    events.append(
+        event(
+            EventType.STEP_PROGRESS,
+            timeSpent=update.time_spent,
+            completed=update.completed,
+            attempts=write.attempts,
+        )
+    )
+    if write.first_completion:
+        events.append(event(EventType.STEP_COMPLETED))
+    if update.deployment_url is not None:
+        events.append(event(EventType.DEPLOYMENT_SUCCESS, url=update.deployment_url))
+    return events
+
+
+@transaction.atomic
+def record_progress(
+    *,
+    session_token: str,
+    email: str | None = None,
+    name: str | None = None,
+    demo_mode: bool | None = None,
+    step: StepUpdate | None = None,
+) -> WorkshopSession:
+    """The progress POST: find or create the student and session, apply one step update,
+    recalculate the session and write the events, all in one transaction."""
+    session, created = _open_session(
+        session_token=session_token, email=email, name=name, demo_mode=demo_mode
+    )
+    events: list[NewEvent] = []
+    if created:
+        events.append(
+            NewEvent(
+                event_type=EventType.SESSION_CREATED,
+                student_id=session.student_id,
+                session_token=session.pk,
+            )
+        )
+    if step is not None:
+        write = _write_step(session=session, update=step)
+        events.extend(_step_events(session=session, update=step, write=write))
+    session_changes: dict[str, Any] = {"last_activity": timezone.now()}
+    if demo_mode is not None and not created:
+        session_changes["demo_mode"] = demo_mode
+    WorkshopSession.objects.filter(pk=session.pk).update(**session_changes)
+    if step is not None:
+        recalculate_session(session_token=session.pk)
+    record_events(events)
+    return session
+
+
+@transaction.atomic
+def start_session(
+    *, student_email: str | None, student_name: str | None, demo_mode: bool = False
+) -> WorkshopSession:
+    """POST /api/sessions: a session with a server-made token, and its session_created event."""
+    session = workshop_services.create_session(
+        student_email=student_email, student_name=student_name, demo_mode=demo_mode
+    )
+    record_event(
+        event_type=EventType.SESSION_CREATED,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data={"demoMode": demo_mode},
+    )
+    return session
+
+
+def configure_session(*, session_token: str, changes: Mapping[str, Any]) -> WorkshopSession:
+    """PATCH /api/sessions/<token>: only the given configuration fields change."""
+    return workshop_services.update_configuration(session_token=session_token, changes=changes)
+
+
+@transaction.atomic
+def report_bug(*, session_token: str, report: Mapping[str, Any]) -> dict[str, Any]:
+    """Append a bug report to the session and write its bug_reported event."""
+    entry = workshop_services.append_bug_report(session_token=session_token, report=report)
+    session = WorkshopSession.objects.only("student_id").get(pk=session_token)
+    record_event(
+        event_type=EventType.BUG_REPORTED,
+        student_id=session.student_id,
+        session_token=session_token,
+        data={"bugReportId": entry["id"], "step": entry.get("step")},
+    )
+    return entry
+
+
+@transaction.atomic
+def record_deployment(
+    *,
+    session_token: str,
+    step_number: int,
+    url: str,
+    succeeded: bool,
+    error: str | None = None,
+) -> WorkshopSession:
+    """A deployment attempt of a step: deployment_success (the URL becomes the step's
+    deployment_url, creating the step's row when the step was never touched) or
+    deployment_failure (nothing else changes)."""
+    session = workshop_services.lock_open_session(session_token=session_token)
+    data: dict[str, Any] = {"stepNumber": step_number, "url": url}
+    if succeeded:
+        updated = StepProgress.objects.filter(
+            session_id=session.pk, step_number=step_number
+        ).update(deployment_url=url)
+        if not updated:
+            # attempts stay 0: a deployment is not an attempt at the step's exercise.
+            StepProgress.objects.create(
+                session_id=session.pk,
+                student_id=session.student_id,
+                step_number=step_number,
+                step_name=step_title(step_number),
+                attempts=0,
+                deployment_url=url,
+            )
+            recalculate_session(session_token=session.pk)
+    elif error:
+        data["error"] = error
+    WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
+    record_event(
+        event_type=EventType.DEPLOYMENT_SUCCESS if succeeded else EventType.DEPLOYMENT_FAILURE,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data=data,
+    )
+    return session

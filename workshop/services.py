@@ -1,0 +1,212 @@
+"""Writes to students and workshop sessions: one function per use case, safe under concurrency.
+
+Everything here relies on the database's unique constraints (students.student_email, the
+sessions primary key) rather than on a prior SELECT, so parallel requests creating the same
+student or session never fail and never duplicate. Events and step rows belong to other apps:
+the progress services combine these functions with them inside one transaction.
+"""
+
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from workshop.crypto import encrypt_secret
+from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
+
+# `ws_` plus 32 bytes from `secrets` (256 bits, URL-safe): far beyond guessing.
+SESSION_TOKEN_PREFIX = "ws_"
+SESSION_TOKEN_BYTES = 32
+
+# Configuration columns a client may write (PATCH /api/sessions/<token>), besides the secret.
+CONFIGURATION_FIELDS = frozenset(
+    {
+        "use_case_description",
+        "call_direction",
+        "selected_phone_number",
+        "tts_provider",
+        "selected_voice",
+        "system_prompt",
+        "ivr_greeting",
+        "tools",
+        "voice_settings",
+        "websocket_url",
+        "codespace_url",
+        "github_repo_url",
+        "railway_url",
+        "demo_mode",
+    }
+)
+SECRET_FIELD = "openai_api_key"
+
+
+def new_session_token() -> str:
+    return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+
+
+@transaction.atomic
+def get_or_create_student(*, email: str, name: str | None = None) -> tuple[Student, bool]:
+    """The student with this email (trimmed, case-insensitive), created when new.
+
+    A given name replaces the stored one; an absent name leaves it alone. Django's
+    get_or_create inserts in a savepoint and reads again on IntegrityError, so two requests
+    creating the same student both end up with the one row.
+    """
+    student, created = Student.objects.get_or_create(
+        student_email=normalize_email(email), defaults={"student_name": name or None}
+    )
+    if not created and name and student.student_name != name:
+        student.student_name = name
+        student.save(update_fields=["student_name"])
+    return student, created
+
+
+def create_anonymous_student(*, name: str | None = None) -> Student:
+    """A student without an address: a unique placeholder under the reserved domain.
+
+    The placeholder is keyed by a fresh random UUID, never by the session token, so the
+    address (shown to instructors) reveals nothing a client could use.
+    """
+    return Student.objects.create(
+        student_email=anonymous_email(uuid.uuid4().hex), student_name=name or None
+    )
+
+
+def lock_session(*, session_token: str) -> WorkshopSession:
+    """The session row, locked until the end of the caller's transaction; 404 when unknown.
+
+    FOR NO KEY UPDATE serializes writers of one session (their totals cannot interleave)
+    while still letting other transactions insert rows that reference it.
+    """
+    session = (
+        WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("student")
+        .filter(session_token=session_token)
+        .first()
+    )
+    if session is None:
+        raise NotFoundError(SESSION_NOT_FOUND)
+    return session
+
+
+def lock_open_session(*, session_token: str) -> WorkshopSession:
+    """The locked session when it still accepts writes; 410 when expired or inactive."""
+    session = lock_session(session_token=session_token)
+    if not session.accepts_progress:
+        raise GoneError(SESSION_CLOSED)
+    return session
+
+
+def insert_session(
+    *,
+    session_token: str,
+    student: Student | None,
+    name: str | None = None,
+    demo_mode: bool | None = None,
+) -> WorkshopSession | None:
+    """Insert a new session (for an anonymous student when `student` is None).
+
+    Returns None, with nothing written, when the token already exists (another request won
+    the race or the session is simply known): the unique primary key decides, in a savepoint
+    that also rolls back the anonymous student made for it.
+    """
+    try:
+        with transaction.atomic():
+            owner = student or create_anonymous_student(name=name)
+            session = WorkshopSession.objects.create(
+                session_token=session_token, student=owner, demo_mode=bool(demo_mode)
+            )
+    except IntegrityError:
+        return None
+    return session
+
+
+@transaction.atomic
+def create_session(
+    *, student_email: str | None, student_name: str | None, demo_mode: bool
+) -> WorkshopSession:
+    """A new session with a server-made token, for the student with this email (created when
+    new) or for a new anonymous student."""
+    student = None
+    if student_email:
+        student, _ = get_or_create_student(email=student_email, name=student_name)
+    while True:
+        session = insert_session(
+            session_token=new_session_token(),
+            student=student,
+            name=student_name,
+            demo_mode=demo_mode,
+        )
+        if session is not None:
+            break
+    # The database sets started_at/expires_at: read them back for the reply.
+    session.refresh_from_db(fields=["started_at", "last_activity", "expires_at"])
+    return session
+
+
+def rename_student(*, student: Student, email: str, name: str | None) -> bool:
+    """Give an (anonymous) student a real address; False, with nothing changed, when another
+    student already has it (the unique constraint decides, in a savepoint)."""
+    try:
+        with transaction.atomic():
+            updated = Student.objects.filter(pk=student.pk).update(
+                student_email=normalize_email(email),
+                student_name=name or student.student_name,
+            )
+    except IntegrityError:
+        return False
+    student.refresh_from_db(fields=["student_email", "student_name"])
+    return bool(updated)
+
+
+@transaction.atomic
+def update_configuration(*, session_token: str, changes: Mapping[str, Any]) -> WorkshopSession:
+    """Write only the configuration fields given; every other column keeps its value.
+
+    `openai_api_key` is encrypted before it is stored, and None clears it. Unknown field
+    names are a programming error (ValueError), never silently dropped.
+    """
+    unknown = set(changes) - CONFIGURATION_FIELDS - {SECRET_FIELD}
+    if unknown:
+        raise ValueError(f"not configuration fields: {sorted(unknown)}")
+    session = lock_open_session(session_token=session_token)
+    values = dict(changes)
+    if SECRET_FIELD in values and values[SECRET_FIELD] is not None:
+        values[SECRET_FIELD] = encrypt_secret(values[SECRET_FIELD])
+    for name, value in values.items():
+        setattr(session, name, value)
+    if values:
+        session.save(update_fields=sorted(values))
+    return session
+
+
+def _stored_list(value: Any) -> list:
+    """A JSON list column as a list, also when legacy data stored it double-encoded."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return list(value) if isinstance(value, list) else []
+
+
+@transaction.atomic
+def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[str, Any]:
+    """Append a bug report to the session's `bug_reports`, with an id and a server timestamp.
+
+    The session row is locked first, so parallel reports are all kept.
+    """
+    session = lock_open_session(session_token=session_token)
+    entry = {
+        "id": str(uuid.uuid4()),
+        "createdAt": timezone.now().isoformat(),
+        **{key: value for key, value in report.items() if value is not None},
+    }
+    session.bug_reports = [*_stored_list(session.bug_reports), entry]
+    session.save(update_fields=["bug_reports"])
+    return entry
