@@ -6,12 +6,13 @@ totals cannot be lost; rows are created through the unique constraints, counters
 F() expressions, and the events of the call are written in the same transaction.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from workshop.errors import (
     ConflictError,
     GoneError,
 )
-from workshop.models import Student, WorkshopSession, normalize_email
+from workshop.models import WorkshopSession, normalize_email
 from workshop.steps import TOTAL_STEPS, step_title
 
 
@@ -44,7 +45,9 @@ def completion_rate(completed_steps: int) -> int:
     return max(0, min(100, rate))
 
 
-def recalculate_session(*, session_token: str) -> SessionTotals:
+def recalculate_session(
+    *, session_token: str, last_activity: dt.datetime | None = None
+) -> SessionTotals:
     """Recompute a session's totals from its steps, as the SQL `update_session_progress` does.
 
     completed = steps with validation_passed; time = the sum of those steps' time_spent;
@@ -53,7 +56,8 @@ def recalculate_session(*, session_token: str) -> SessionTotals:
     must not make idle students look active; callers recording activity set it themselves.
 
     One aggregate query and one update. Callers writing progress run it inside their
-    transaction after locking the session row, so concurrent writers cannot interleave.
+    transaction after locking the session row, so concurrent writers cannot interleave, and
+    pass `last_activity` to record the activity in that same update.
     """
     totals = StepProgress.objects.filter(session_id=session_token).aggregate(
         completed=Count("id", filter=Q(validation_passed=True)),
@@ -66,11 +70,14 @@ def recalculate_session(*, session_token: str) -> SessionTotals:
         completion_rate=completion_rate(totals["completed"]),
         current_step=totals["highest"],
     )
-    WorkshopSession.objects.filter(session_token=session_token).update(
-        completion_rate=result.completion_rate,
-        total_time_spent=result.total_time_spent,
-        current_step=result.current_step,
-    )
+    changes: dict[str, Any] = {
+        "completion_rate": result.completion_rate,
+        "total_time_spent": result.total_time_spent,
+        "current_step": result.current_step,
+    }
+    if last_activity is not None:
+        changes["last_activity"] = last_activity
+    WorkshopSession.objects.filter(session_token=session_token).update(**changes)
     return result
 
 
@@ -96,22 +103,37 @@ class StepWrite:
 def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
     """Give an anonymous student's session to the student with this real address.
 
-    The rule: when nobody has the address yet, the anonymous student is renamed (its
-    student_id, and so any share link, stays the same); otherwise the session, its steps and
-    its events move to the existing student, and the anonymous student is deleted once it
-    owns no session any more.
+    The rule, the simplest that is always correct: the real student is found or created, the
+    session, its steps and its events move to them, and the anonymous student is deleted once
+    it owns no session any more.
     """
-    anonymous = session.student
-    taken = Student.objects.filter(student_email=normalize_email(email)).exists()
-    if not taken and workshop_services.rename_student(student=anonymous, email=email, name=name):
-        return
-    student, _ = workshop_services.get_or_create_student(email=email, name=name)
+    anonymous_id = session.student_id
+    student = workshop_services.get_or_create_student(email=email, name=name)
     WorkshopSession.objects.filter(pk=session.pk).update(student=student)
     StepProgress.objects.filter(session_id=session.pk).update(student=student)
     move_session_events(session_token=session.pk, student_id=student.pk)
     session.student = student
-    if not WorkshopSession.objects.filter(student_id=anonymous.pk).exists():
-        anonymous.delete()
+    workshop_services.delete_student_if_unused(student_id=anonymous_id)
+
+
+def _lock_session_with_step(
+    *, session_token: str, step_number: int | None
+) -> WorkshopSession | None:
+    """The session row, locked, with its student and the state of the step about to be
+    written (`step_id`, `step_passed`, `step_attempts`; None when the step has no row yet),
+    in one query.
+    """
+    queryset = WorkshopSession.objects.select_for_update(no_key=True, of=("self",)).select_related(
+        "student"
+    )
+    if step_number is not None:
+        step = StepProgress.objects.filter(session_id=OuterRef("pk"), step_number=step_number)
+        queryset = queryset.annotate(
+            step_id=Subquery(step.values("id")[:1]),
+            step_passed=Subquery(step.values("validation_passed")[:1]),
+            step_attempts=Subquery(step.values("attempts")[:1]),
+        )
+    return queryset.filter(session_token=session_token).first()
 
 
 def _open_session(
@@ -120,29 +142,25 @@ def _open_session(
     email: str | None,
     name: str | None,
     demo_mode: bool | None,
+    step_number: int | None,
 ) -> tuple[WorkshopSession, bool]:
     """The session of a progress POST, locked or freshly inserted, owned by the right student.
 
     Returns (session, created). 409 when the token belongs to another identified student,
     410 when the session no longer accepts writes; in both cases nothing has been written.
     """
-    session = (
-        WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("student")
-        .filter(session_token=session_token)
-        .first()
-    )
+    session = _lock_session_with_step(session_token=session_token, step_number=step_number)
     if session is None:
         student = None
         if email:
-            student, _ = workshop_services.get_or_create_student(email=email, name=name)
+            student = workshop_services.get_or_create_student(email=email, name=name)
         session = workshop_services.insert_session(
             session_token=session_token, student=student, name=name, demo_mode=demo_mode
         )
         if session is not None:
             return session, True
         # Another request inserted it first: wait for its lock, then carry on as an update.
-        session = workshop_services.lock_session(session_token=session_token)
+        session = _lock_session_with_step(session_token=session_token, step_number=step_number)
     if not session.accepts_progress:
         raise GoneError(SESSION_CLOSED)
     if not email:
@@ -150,7 +168,7 @@ def _open_session(
     owner = session.student
     if owner.student_email == normalize_email(email):
         if name and name != owner.student_name:
-            workshop_services.get_or_create_student(email=email, name=name)
+            session.student = workshop_services.get_or_create_student(email=email, name=name)
     elif owner.is_anonymous:
         _claim_session(session=session, email=email, name=name)
     else:
@@ -158,22 +176,43 @@ def _open_session(
     return session, False
 
 
-def _write_step(*, session: WorkshopSession, update: StepUpdate) -> StepWrite:
+def _create_step(*, session: WorkshopSession, update: StepUpdate, now) -> None:
+    StepProgress.objects.create(
+        session_id=session.pk,
+        student_id=session.student_id,
+        step_number=update.step_number,
+        step_name=update.step_name or step_title(update.step_number),
+        attempts=1,
+        time_spent=update.time_spent,
+        validation_passed=update.completed,
+        completed_at=now if update.completed else None,
+        code_submitted=update.code_submitted,
+        deployment_url=update.deployment_url,
+    )
+
+
+def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) -> StepWrite:
     """Insert or update the session's row for this step, relying on the unique constraint.
 
     attempts +1, time added, completion sticky (completed_at is the first completion), code
-    and URL replaced only when given. The prior read only decides which events to write: the
-    caller holds the session lock, so no other writer of this session runs in between.
+    and URL replaced only when given. The step's prior state, read together with the session
+    lock, only decides which events to write: no other writer of this session runs between.
     """
     now = timezone.now()
-    before = (
-        StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number)
-        .values("validation_passed", "attempts")
-        .first()
-    )
+    if created:
+        # The session row is ours and not yet committed: nobody else can have its steps.
+        _create_step(session=session, update=update, now=now)
+        return StepWrite(created=True, first_completion=update.completed, attempts=1)
+    if session.step_id is None:
+        try:
+            with transaction.atomic():
+                _create_step(session=session, update=update, now=now)
+            return StepWrite(created=True, first_completion=update.completed, attempts=1)
+        except IntegrityError:
+            pass  # a row appeared after all: the unique constraint said so, update it instead
     changes: dict[str, Any] = {
-        "attempts": F("attempts") + 1,
-        "time_spent": F("time_spent") + update.time_spent,
+        "attempts": Coalesce(F("attempts"), 0) + 1,
+        "time_spent": Coalesce(F("time_spent"), 0) + update.time_spent,
         "student_id": session.student_id,
     }
     if update.step_name:
@@ -185,35 +224,13 @@ def _write_step(*, session: WorkshopSession, update: StepUpdate) -> StepWrite:
         changes["code_submitted"] = update.code_submitted
     if update.deployment_url is not None:
         changes["deployment_url"] = update.deployment_url
-
-    created = False
-    if before is None:
-        try:
-            with transaction.atomic():
-                StepProgress.objects.create(
-                    session_id=session.pk,
-                    student_id=session.student_id,
-                    step_number=update.step_number,
-                    step_name=update.step_name or step_title(update.step_number),
-                    attempts=1,
-                    time_spent=update.time_spent,
-                    validation_passed=update.completed,
-                    completed_at=now if update.completed else None,
-                    code_submitted=update.code_submitted,
-                    deployment_url=update.deployment_url,
-                )
-            created = True
-        except IntegrityError:
-            created = False
-    if not created:
-        StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number).update(
-            **changes
-        )
-    was_passed = bool(before and before["validation_passed"])
+    StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number).update(
+        **changes
+    )
     return StepWrite(
-        created=created,
-        first_completion=update.completed and not was_passed,
-        attempts=(before["attempts"] or 0) + 1 if before else 1,
+        created=False,
+        first_completion=update.completed and not session.step_passed,
+        attempts=(session.step_attempts or 0) + 1,
     )
 
 
@@ -258,7 +275,11 @@ def record_progress(
     """The progress POST: find or create the student and session, apply one step update,
     recalculate the session and write the events, all in one transaction."""
     session, created = _open_session(
-        session_token=session_token, email=email, name=name, demo_mode=demo_mode
+        session_token=session_token,
+        email=email,
+        name=name,
+        demo_mode=demo_mode,
+        step_number=step.step_number if step else None,
     )
     events: list[NewEvent] = []
     if created:
@@ -269,16 +290,17 @@ def record_progress(
                 session_token=session.pk,
             )
         )
+    now = timezone.now()
+    if not created and demo_mode is not None and demo_mode != session.demo_mode:
+        WorkshopSession.objects.filter(pk=session.pk).update(demo_mode=demo_mode)
     if step is not None:
-        write = _write_step(session=session, update=step)
+        write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-    session_changes: dict[str, Any] = {"last_activity": timezone.now()}
-    if demo_mode is not None and not created:
-        session_changes["demo_mode"] = demo_mode
-    WorkshopSession.objects.filter(pk=session.pk).update(**session_changes)
-    if step is not None:
-        recalculate_session(session_token=session.pk)
-    record_events(events)
+        recalculate_session(session_token=session.pk, last_activity=now)
+    elif not created:
+        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
+    if events:
+        record_events(events)
     return session
 
 
@@ -332,6 +354,7 @@ def record_deployment(
     deployment_failure (nothing else changes)."""
     session = workshop_services.lock_open_session(session_token=session_token)
     data: dict[str, Any] = {"stepNumber": step_number, "url": url}
+    updated = 0
     if succeeded:
         updated = StepProgress.objects.filter(
             session_id=session.pk, step_number=step_number
@@ -346,10 +369,12 @@ def record_deployment(
                 attempts=0,
                 deployment_url=url,
             )
-            recalculate_session(session_token=session.pk)
     elif error:
         data["error"] = error
-    WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
+    if succeeded and not updated:
+        recalculate_session(session_token=session.pk, last_activity=timezone.now())
+    else:
+        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
     record_event(
         event_type=EventType.DEPLOYMENT_SUCCESS if succeeded else EventType.DEPLOYMENT_FAILURE,
         student_id=session.student_id,

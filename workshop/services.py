@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from workshop.crypto import encrypt_secret
@@ -49,21 +49,29 @@ def new_session_token() -> str:
     return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(SESSION_TOKEN_BYTES)
 
 
-@transaction.atomic
-def get_or_create_student(*, email: str, name: str | None = None) -> tuple[Student, bool]:
+# One statement, race-free on both backends (PostgreSQL, and SQLite >= 3.35): the unique
+# index on student_email decides, and RETURNING hands back the row either way.
+_UPSERT_STUDENT_SQL = """
+INSERT INTO students (student_id, student_email, student_name) VALUES (%s, %s, %s)
+ON CONFLICT (student_email)
+DO UPDATE SET student_name = COALESCE(EXCLUDED.student_name, students.student_name)
+RETURNING student_id, student_email, student_name, twilio_account_sid, github_username,
+          created_at, updated_at
+"""
+
+
+def get_or_create_student(*, email: str, name: str | None = None) -> Student:
     """The student with this email (trimmed, case-insensitive), created when new.
 
-    A given name replaces the stored one; an absent name leaves it alone. Django's
-    get_or_create inserts in a savepoint and reads again on IntegrityError, so two requests
-    creating the same student both end up with the one row.
+    A given name replaces the stored one; an absent name leaves it alone. One
+    INSERT ... ON CONFLICT ... RETURNING, so parallel requests creating the same student all
+    get the one row, without a savepoint or a retry.
     """
-    student, created = Student.objects.get_or_create(
-        student_email=normalize_email(email), defaults={"student_name": name or None}
+    student_id = Student._meta.pk.get_db_prep_value(uuid.uuid4(), connection, prepared=False)
+    rows = Student.objects.raw(
+        _UPSERT_STUDENT_SQL, [student_id, normalize_email(email), name or None]
     )
-    if not created and name and student.student_name != name:
-        student.student_name = name
-        student.save(update_fields=["student_name"])
-    return student, created
+    return next(iter(rows))
 
 
 def create_anonymous_student(*, name: str | None = None) -> Student:
@@ -134,7 +142,7 @@ def create_session(
     new) or for a new anonymous student."""
     student = None
     if student_email:
-        student, _ = get_or_create_student(email=student_email, name=student_name)
+        student = get_or_create_student(email=student_email, name=student_name)
     while True:
         session = insert_session(
             session_token=new_session_token(),
@@ -149,19 +157,16 @@ def create_session(
     return session
 
 
-def rename_student(*, student: Student, email: str, name: str | None) -> bool:
-    """Give an (anonymous) student a real address; False, with nothing changed, when another
-    student already has it (the unique constraint decides, in a savepoint)."""
-    try:
-        with transaction.atomic():
-            updated = Student.objects.filter(pk=student.pk).update(
-                student_email=normalize_email(email),
-                student_name=name or student.student_name,
-            )
-    except IntegrityError:
-        return False
-    student.refresh_from_db(fields=["student_email", "student_name"])
-    return bool(updated)
+def delete_student_if_unused(*, student_id: uuid.UUID) -> bool:
+    """Delete a student who owns no session any more (an anonymous student whose session was
+    claimed). One statement: the existence check and the delete cannot race apart."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM students WHERE student_id = %s"
+            " AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.student_id = %s)",
+            [Student._meta.pk.get_db_prep_value(student_id, connection, prepared=False)] * 2,
+        )
+        return cursor.rowcount == 1
 
 
 @transaction.atomic

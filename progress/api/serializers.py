@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from django.core.validators import URLValidator
+from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
 from progress.api import messages
@@ -119,12 +119,13 @@ class JSONObjectField(serializers.DictField):
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
-def _token_field(**kwargs: Any) -> serializers.RegexField:
-    return serializers.RegexField(
-        TOKEN_PATTERN,
-        max_length=128,
+def _token_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(
         min_length=8,
-        error_messages={"invalid": "Use 8 to 128 letters, digits, '_' or '-'."},
+        max_length=128,
+        validators=[
+            RegexValidator(TOKEN_PATTERN, message="Use 8 to 128 letters, digits, '_' or '-'.")
+        ],
         **kwargs,
     )
 
