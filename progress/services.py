@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -116,40 +116,24 @@ def _claim_session(*, session: WorkshopSession, email: str, name: str | None) ->
     workshop_services.delete_student_if_unused(student_id=anonymous_id)
 
 
-def _lock_session_with_step(
-    *, session_token: str, step_number: int | None
-) -> WorkshopSession | None:
-    """The session row, locked, with its student and the state of the step about to be
-    written (`step_id`, `step_passed`, `step_attempts`; None when the step has no row yet),
-    in one query.
-    """
-    queryset = WorkshopSession.objects.select_for_update(no_key=True, of=("self",)).select_related(
-        "student"
-    )
-    if step_number is not None:
-        step = StepProgress.objects.filter(session_id=OuterRef("pk"), step_number=step_number)
-        queryset = queryset.annotate(
-            step_id=Subquery(step.values("id")[:1]),
-            step_passed=Subquery(step.values("validation_passed")[:1]),
-            step_attempts=Subquery(step.values("attempts")[:1]),
-        )
-    return queryset.filter(session_token=session_token).first()
-
-
 def _open_session(
     *,
     session_token: str,
     email: str | None,
     name: str | None,
     demo_mode: bool | None,
-    step_number: int | None,
 ) -> tuple[WorkshopSession, bool]:
     """The session of a progress POST, locked or freshly inserted, owned by the right student.
 
     Returns (session, created). 409 when the token belongs to another identified student,
     410 when the session no longer accepts writes; in both cases nothing has been written.
     """
-    session = _lock_session_with_step(session_token=session_token, step_number=step_number)
+    session = (
+        WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("student")
+        .filter(session_token=session_token)
+        .first()
+    )
     if session is None:
         student = None
         if email:
@@ -160,7 +144,7 @@ def _open_session(
         if session is not None:
             return session, True
         # Another request inserted it first: wait for its lock, then carry on as an update.
-        session = _lock_session_with_step(session_token=session_token, step_number=step_number)
+        session = workshop_services.lock_session(session_token=session_token)
     if not session.accepts_progress:
         raise GoneError(SESSION_CLOSED)
     if not email:
@@ -176,40 +160,58 @@ def _open_session(
     return session, False
 
 
-def _create_step(*, session: WorkshopSession, update: StepUpdate, now) -> None:
-    StepProgress.objects.create(
-        session_id=session.pk,
-        student_id=session.student_id,
-        step_number=update.step_number,
-        step_name=update.step_name or step_title(update.step_number),
-        attempts=1,
-        time_spent=update.time_spent,
-        validation_passed=update.completed,
-        completed_at=now if update.completed else None,
-        code_submitted=update.code_submitted,
-        deployment_url=update.deployment_url,
-    )
+# The unique constraint decides whether this call creates the step's row; RETURNING says
+# whether it did. One statement, no savepoint; PostgreSQL and SQLite >= 3.35 alike.
+_INSERT_STEP_SQL = """
+INSERT INTO step_progress (session_token, student_id, step_number, step_name, attempts,
+                           time_spent, validation_passed, completed_at, code_submitted,
+                           deployment_url)
+VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s)
+ON CONFLICT (session_token, step_number) DO NOTHING
+RETURNING id
+"""
+
+
+def _insert_step_if_absent(*, session: WorkshopSession, update: StepUpdate, now) -> bool:
+    field = StepProgress._meta.get_field
+    params = [
+        session.pk,
+        field("student").target_field.get_db_prep_value(session.student_id, connection),
+        update.step_number,
+        update.step_name or step_title(update.step_number),
+        update.time_spent,
+        update.completed,
+        field("completed_at").get_db_prep_value(now if update.completed else None, connection),
+        update.code_submitted,
+        update.deployment_url,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_STEP_SQL, params)
+        return cursor.fetchone() is not None
 
 
 def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) -> StepWrite:
     """Insert or update the session's row for this step, relying on the unique constraint.
 
     attempts +1, time added, completion sticky (completed_at is the first completion), code
-    and URL replaced only when given. The step's prior state, read together with the session
-    lock, only decides which events to write: no other writer of this session runs between.
+    and URL replaced only when given. The prior read only decides which events to write; it
+    runs after the session lock was granted (so it sees every earlier writer's commit) and no
+    other writer of this session runs until this transaction ends.
     """
     now = timezone.now()
-    if created:
-        # The session row is ours and not yet committed: nobody else can have its steps.
-        _create_step(session=session, update=update, now=now)
-        return StepWrite(created=True, first_completion=update.completed, attempts=1)
-    if session.step_id is None:
-        try:
-            with transaction.atomic():
-                _create_step(session=session, update=update, now=now)
+    before = None
+    if not created:
+        before = (
+            StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number)
+            .values("validation_passed", "attempts")
+            .first()
+        )
+    if before is None:
+        if _insert_step_if_absent(session=session, update=update, now=now):
             return StepWrite(created=True, first_completion=update.completed, attempts=1)
-        except IntegrityError:
-            pass  # a row appeared after all: the unique constraint said so, update it instead
+        # A writer that does not lock the session (an operator's script) got there first:
+        # the unique constraint said so; update its row instead.
+        before = {"validation_passed": False, "attempts": 0}
     changes: dict[str, Any] = {
         "attempts": Coalesce(F("attempts"), 0) + 1,
         "time_spent": Coalesce(F("time_spent"), 0) + update.time_spent,
@@ -229,8 +231,8 @@ def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) 
     )
     return StepWrite(
         created=False,
-        first_completion=update.completed and not session.step_passed,
-        attempts=(session.step_attempts or 0) + 1,
+        first_completion=update.completed and not before["validation_passed"],
+        attempts=(before["attempts"] or 0) + 1,
     )
 
 
@@ -279,7 +281,6 @@ def record_progress(
         email=email,
         name=name,
         demo_mode=demo_mode,
-        step_number=step.step_number if step else None,
     )
     events: list[NewEvent] = []
     if created:

@@ -421,8 +421,9 @@ def test_post_creating_everything_runs_at_most_15_queries(
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("step_number", [1, 2], ids=["existing-step", "new-step"])
 def test_post_claiming_for_an_existing_student_runs_at_most_15_queries(
-    post_progress, django_assert_max_num_queries
+    post_progress, django_assert_max_num_queries, step_number
 ):
     StudentFactory(student_email="grace@example.com")
     post_progress(sessionToken=TOKEN, stepNumber=1)
@@ -431,7 +432,10 @@ def test_post_claiming_for_an_existing_student_runs_at_most_15_queries(
     # anonymous student's removal) plus a step update, still within 15.
     with django_assert_max_num_queries(15):
         response = post_progress(
-            sessionToken=TOKEN, studentEmail="grace@example.com", stepNumber=1, completed=True
+            sessionToken=TOKEN,
+            studentEmail="grace@example.com",
+            stepNumber=step_number,
+            completed=True,
         )
     assert response.status_code == 200
     assert response.json()["progress"]["student_email"] == "grace@example.com"
