@@ -9,13 +9,14 @@ the progress services combine these functions with them inside one transaction.
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from workshop.crypto import encrypt_secret
+from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
 from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
 
@@ -215,3 +216,65 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     session.bug_reports = [*_stored_list(session.bug_reports), entry]
     session.save(update_fields=["bug_reports"])
     return entry
+
+
+@dataclass
+class KeyRotationSummary:
+    examined: int = 0
+    rotated: int = 0
+    current: int = 0
+    # Ciphertext no configured key opens (or legacy plaintext): left as it is, to be looked at.
+    unreadable: int = 0
+    # Changed by someone else between our read and our write: theirs wins, already current.
+    skipped_concurrent: int = 0
+
+
+def rotate_encryption_keys(
+    *,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    on_batch: Callable[[KeyRotationSummary], None] | None = None,
+) -> KeyRotationSummary:
+    """Re-encrypt every stored OpenAI key under the first of FIELD_ENCRYPTION_KEYS.
+
+    Walks the sessions holding a key in token order, `batch_size` at a time, one transaction
+    per batch. Each write is conditional on the ciphertext still being the one read, so a key
+    a student saves meanwhile is never overwritten. With `dry_run`, only counts.
+    """
+    summary = KeyRotationSummary()
+    after = ""
+    holders = WorkshopSession.objects.exclude(openai_api_key__isnull=True).exclude(
+        openai_api_key=""
+    )
+    while True:
+        batch = list(
+            holders.filter(session_token__gt=after)
+            .order_by("session_token")
+            .values_list("session_token", "openai_api_key")[:batch_size]
+        )
+        if not batch:
+            return summary
+        with transaction.atomic():
+            for token, ciphertext in batch:
+                summary.examined += 1
+                if is_current(ciphertext):
+                    summary.current += 1
+                    continue
+                try:
+                    rotated = rotate_secret(ciphertext)
+                except SecretDecryptionError:
+                    summary.unreadable += 1
+                    continue
+                if dry_run:
+                    summary.rotated += 1
+                    continue
+                updated = WorkshopSession.objects.filter(
+                    session_token=token, openai_api_key=ciphertext
+                ).update(openai_api_key=rotated)
+                if updated:
+                    summary.rotated += 1
+                else:
+                    summary.skipped_concurrent += 1
+        after = batch[-1][0]
+        if on_batch is not None:
+            on_batch(summary)
