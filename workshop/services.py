@@ -210,7 +210,8 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     session = lock_open_session(session_token=session_token)
     entry = {
         "id": str(uuid.uuid4()),
-        "createdAt": timezone.now().isoformat(),
+        # The API's timestamp format everywhere: ISO 8601, UTC written as Z.
+        "createdAt": timezone.now().isoformat().replace("+00:00", "Z"),
         **{key: value for key, value in report.items() if value is not None},
     }
     session.bug_reports = [*_stored_list(session.bug_reports), entry]

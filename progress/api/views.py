@@ -89,8 +89,15 @@ HealthReply = inline_serializer(
     "HealthReply", {"success": serializers.BooleanField(), "database": serializers.CharField()}
 )
 
-# Every call can meet bad input, a body that is not JSON, and the throttle.
-COMMON_ERRORS = {400: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
+# Every call can meet bad input, a body that is not JSON, the throttle, and a rejected
+# credential (an invalid `Authorization: Token`, a session login without its CSRF token).
+COMMON_ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    415: ErrorSerializer,
+    429: ErrorSerializer,
+}
 SESSION_WRITE_ERRORS = {**COMMON_ERRORS, 404: ErrorSerializer, 410: ErrorSerializer}
 TOKEN_PARAMETER = OpenApiParameter(
     "token",
@@ -133,8 +140,6 @@ class StudentProgressView(APIView):
         responses={
             200: LookupReply,
             **COMMON_ERRORS,
-            401: ErrorSerializer,
-            403: ErrorSerializer,
             404: ErrorSerializer,
         },
     )

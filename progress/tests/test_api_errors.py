@@ -208,3 +208,13 @@ def test_docs_are_served_locally_without_cdn(api, settings):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower()
+
+
+def test_invalid_drf_token_is_401_on_any_call(api):
+    response = api.post(
+        URL, {"sessionToken": "ws_abcdefgh"}, format="json", HTTP_AUTHORIZATION="Token nope"
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "error": "Invalid token.", "fields": {}}
+    assert not WorkshopSession.objects.exists()
