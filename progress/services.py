@@ -128,12 +128,7 @@ def _open_session(
     Returns (session, created). 409 when the token belongs to another identified student,
     410 when the session no longer accepts writes; in both cases nothing has been written.
     """
-    session = (
-        WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("student")
-        .filter(session_token=session_token)
-        .first()
-    )
+    session = workshop_services.find_locked_session(session_token=session_token)
     if session is None:
         student = None
         if email:

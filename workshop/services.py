@@ -86,18 +86,24 @@ def create_anonymous_student(*, name: str | None = None) -> Student:
     )
 
 
-def lock_session(*, session_token: str) -> WorkshopSession:
-    """The session row, locked until the end of the caller's transaction; 404 when unknown.
+def find_locked_session(*, session_token: str) -> WorkshopSession | None:
+    """The session row with its student, locked until the end of the caller's transaction,
+    or None when there is no such session.
 
     FOR NO KEY UPDATE serializes writers of one session (their totals cannot interleave)
     while still letting other transactions insert rows that reference it.
     """
-    session = (
+    return (
         WorkshopSession.objects.select_for_update(no_key=True, of=("self",))
         .select_related("student")
         .filter(session_token=session_token)
         .first()
     )
+
+
+def lock_session(*, session_token: str) -> WorkshopSession:
+    """The locked session (see find_locked_session); 404 when unknown."""
+    session = find_locked_session(session_token=session_token)
     if session is None:
         raise NotFoundError(SESSION_NOT_FOUND)
     return session

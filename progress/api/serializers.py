@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from progress.api import messages
 from progress.models import StepProgress
-from workshop.models import WorkshopSession
+from workshop.models import ANONYMOUS_EMAIL_DOMAIN, WorkshopSession, normalize_email
 from workshop.steps import FIRST_STEP, LAST_STEP
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
@@ -61,10 +61,16 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictEmailField(serializers.EmailField):
+    default_error_messages = {"reserved": "This address is reserved for anonymous students."}
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        email = super().to_internal_value(data)
+        # Placeholders mark students as anonymous (and claimable): nobody may pose as one.
+        if normalize_email(email).endswith(f"@{ANONYMOUS_EMAIL_DOMAIN}"):
+            self.fail("reserved")
+        return email
 
 
 class StrictIntegerField(serializers.IntegerField):

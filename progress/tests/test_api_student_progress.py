@@ -296,6 +296,7 @@ def test_post_to_expired_session_is_410(post_progress):
         ({"stepNumber": 1, "deploymentUrl": "javascript:alert(1)"}, "deploymentUrl"),
         ({"stepNumber": 1, "stepName": "a\x00b"}, "stepName"),
         ({"studentEmail": "nope"}, "studentEmail"),
+        ({"studentEmail": "anonymous+x@Anonymous.invalid"}, "studentEmail"),
         ({"timeSpent": 5}, "stepNumber"),
         ({"demoMode": "true"}, "demoMode"),
     ],
