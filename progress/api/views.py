@@ -17,6 +17,7 @@ from progress import selectors, services
 from progress.api import messages
 from progress.api.exceptions import error_body
 from progress.api.serializers import (
+    TOKEN_PATTERN,
     BugReportSerializer,
     DeploymentSerializer,
     ProgressLookupSerializer,
@@ -103,7 +104,7 @@ TOKEN_PARAMETER = OpenApiParameter(
     "token",
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
-    pattern=r"^[A-Za-z0-9_-]{8,128}$",
+    pattern=TOKEN_PATTERN,
     description="The session token: the student's credential for this session.",
 )
 
@@ -126,7 +127,7 @@ class StudentProgressView(APIView):
     @extend_schema(
         operation_id="student_progress_read",
         parameters=[
-            OpenApiParameter("sessionToken", OpenApiTypes.STR, pattern=r"^[A-Za-z0-9_-]{8,128}$"),
+            OpenApiParameter("sessionToken", OpenApiTypes.STR, pattern=TOKEN_PATTERN),
             OpenApiParameter("studentId", OpenApiTypes.UUID),
             OpenApiParameter(
                 "studentEmail", OpenApiTypes.EMAIL, description="Instructors (staff) only."
