@@ -233,9 +233,10 @@ class SessionDetailView(APIView):
         responses={200: ProgressReply, **SESSION_WRITE_ERRORS},
     )
     def patch(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
         body = SessionConfigurationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.configure_session(session_token=_session_token(token), changes=body.changes())
+        services.configure_session(session_token=token, changes=body.changes())
         return Response({"success": True, "progress": _progress(token)})
 
 
@@ -247,9 +248,10 @@ class BugReportsView(APIView):
         responses={201: BugReportReply, **SESSION_WRITE_ERRORS},
     )
     def post(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
         body = BugReportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = services.report_bug(session_token=_session_token(token), report=body.validated_data)
+        entry = services.report_bug(session_token=token, report=body.validated_data)
         return Response({"success": True, "bugReport": entry}, status=status.HTTP_201_CREATED)
 
 
@@ -261,11 +263,12 @@ class DeploymentsView(APIView):
         responses={201: DeploymentReply, **SESSION_WRITE_ERRORS},
     )
     def post(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
         body = DeploymentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         services.record_deployment(
-            session_token=_session_token(token),
+            session_token=token,
             step_number=data["stepNumber"],
             url=data["url"],
             succeeded=data["success"],

@@ -195,9 +195,21 @@ def test_patch_with_no_configuration_field_is_400(api):
     )
 
 
-@pytest.mark.parametrize("token", ["ws_unknown_token", "bad!token", "x"])
-def test_patch_unknown_or_malformed_token_is_404(api, token):
-    response = api.patch(f"/api/sessions/{token}", {"ivrGreeting": "x"}, format="json")
+def test_patch_unknown_token_is_404(api):
+    response = api.patch("/api/sessions/ws_unknown_token", {"ivrGreeting": "x"}, format="json")
+
+    assert_error(response, 404, messages.SESSION_NOT_FOUND)
+
+
+@pytest.mark.parametrize("token", ["bad!token", "x", "y" * 129])
+@pytest.mark.parametrize("path", ["", "/bug-reports", "/deployments"])
+def test_malformed_token_in_path_is_404_whatever_the_body(api, token, path):
+    response = api.generic(
+        "PATCH" if not path else "POST",
+        f"/api/sessions/{token}{path}",
+        '{"ivrGreeting": 1}',
+        content_type="application/json",
+    )
 
     assert_error(response, 404, messages.SESSION_NOT_FOUND)
 
