@@ -45,3 +45,9 @@ def record_events(events: Iterable[NewEvent]) -> list[Event]:
         )
         for event in events
     )
+
+
+def move_session_events(*, session_token: str, student_id: uuid.UUID) -> int:
+    """Re-own a session's events when the session changes student (an anonymous session
+    claimed by a real student)."""
+    return Event.objects.filter(session_id=session_token).update(student_id=student_id)

@@ -1,13 +1,33 @@
-"""Writes to step progress and the session totals derived from it."""
+"""Writes to step progress and the session totals derived from it: the API's use cases.
 
+Each public function is one use case owning its transaction: the session row is locked (or
+freshly inserted) first, so parallel writers of one session run one after the other and its
+totals cannot be lost; rows are created through the unique constraints, counters move with
+F() expressions, and the events of the call are written in the same transaction.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from analytics.models import EventType
+from analytics.services import NewEvent, move_session_events, record_event, record_events
 from progress.models import StepProgress
-from workshop.models import WorkshopSession
-from workshop.steps import TOTAL_STEPS
+from workshop import services as workshop_services
+from workshop.errors import (
+    SESSION_BELONGS_TO_ANOTHER_STUDENT,
+    SESSION_CLOSED,
+    ConflictError,
+    GoneError,
+)
+from workshop.models import WorkshopSession, normalize_email
+from workshop.steps import TOTAL_STEPS, step_title
 
 
 @dataclass(frozen=True)
@@ -25,7 +45,9 @@ def completion_rate(completed_steps: int) -> int:
     return max(0, min(100, rate))
 
 
-def recalculate_session(*, session_token: str) -> SessionTotals:
+def recalculate_session(
+    *, session_token: str, last_activity: dt.datetime | None = None
+) -> SessionTotals:
     """Recompute a session's totals from its steps, as the SQL `update_session_progress` does.
 
     completed = steps with validation_passed; time = the sum of those steps' time_spent;
@@ -34,7 +56,8 @@ def recalculate_session(*, session_token: str) -> SessionTotals:
     must not make idle students look active; callers recording activity set it themselves.
 
     One aggregate query and one update. Callers writing progress run it inside their
-    transaction after locking the session row, so concurrent writers cannot interleave.
+    transaction after locking the session row, so concurrent writers cannot interleave, and
+    pass `last_activity` to record the activity in that same update.
     """
     totals = StepProgress.objects.filter(session_id=session_token).aggregate(
         completed=Count("id", filter=Q(validation_passed=True)),
@@ -47,9 +70,311 @@ def recalculate_session(*, session_token: str) -> SessionTotals:
         completion_rate=completion_rate(totals["completed"]),
         current_step=totals["highest"],
     )
-    WorkshopSession.objects.filter(session_token=session_token).update(
-        completion_rate=result.completion_rate,
-        total_time_spent=result.total_time_spent,
-        current_step=result.current_step,
-    )
+    changes: dict[str, Any] = {
+        "completion_rate": result.completion_rate,
+        "total_time_spent": result.total_time_spent,
+        "current_step": result.current_step,
+    }
+    if last_activity is not None:
+        changes["last_activity"] = last_activity
+    WorkshopSession.objects.filter(session_token=session_token).update(**changes)
     return result
+
+
+@dataclass(frozen=True)
+class StepUpdate:
+    """One update of one step, as the frontend posts it (already validated)."""
+
+    step_number: int
+    step_name: str | None = None
+    completed: bool = False
+    time_spent: int = 0
+    code_submitted: str | None = None
+    deployment_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    created: bool
+    first_completion: bool
+    attempts: int
+
+
+def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
+    """Give an anonymous student's session to the student with this real address.
+
+    The rule, the simplest that is always correct: the real student is found or created, the
+    session, its steps and its events move to them, and the anonymous student is deleted once
+    it owns no session any more.
+    """
+    anonymous_id = session.student_id
+    student = workshop_services.get_or_create_student(email=email, name=name)
+    WorkshopSession.objects.filter(pk=session.pk).update(student=student)
+    StepProgress.objects.filter(session_id=session.pk).update(student=student)
+    move_session_events(session_token=session.pk, student_id=student.pk)
+    session.student = student
+    workshop_services.delete_student_if_unused(student_id=anonymous_id)
+
+
+def _open_session(
+    *,
+    session_token: str,
+    email: str | None,
+    name: str | None,
+    demo_mode: bool | None,
+) -> tuple[WorkshopSession, bool]:
+    """The session of a progress POST, locked or freshly inserted, owned by the right student.
+
+    Returns (session, created). 409 when the token belongs to another identified student,
+    410 when the session no longer accepts writes; in both cases nothing has been written.
+    """
+    session = workshop_services.find_locked_session(session_token=session_token)
+    if session is None:
+        student = None
+        if email:
+            student = workshop_services.get_or_create_student(email=email, name=name)
+        session = workshop_services.insert_session(
+            session_token=session_token, student=student, name=name, demo_mode=demo_mode
+        )
+        if session is not None:
+            return session, True
+        # Another request inserted it first: wait for its lock, then carry on as an update.
+        session = workshop_services.lock_session(session_token=session_token)
+    if not session.accepts_progress:
+        raise GoneError(SESSION_CLOSED)
+    if not email:
+        return session, False
+    owner = session.student
+    if owner.student_email == normalize_email(email):
+        if name and name != owner.student_name:
+            session.student = workshop_services.get_or_create_student(email=email, name=name)
+    elif owner.is_anonymous:
+        _claim_session(session=session, email=email, name=name)
+    else:
+        raise ConflictError(SESSION_BELONGS_TO_ANOTHER_STUDENT)
+    return session, False
+
+
+# The unique constraint decides whether this call creates the step's row; RETURNING says
+# whether it did. One statement, no savepoint; PostgreSQL and SQLite >= 3.35 alike.
+_INSERT_STEP_SQL = """
+INSERT INTO step_progress (session_token, student_id, step_number, step_name, attempts,
+                           time_spent, validation_passed, completed_at, code_submitted,
+                           deployment_url)
+VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s)
+ON CONFLICT (session_token, step_number) DO NOTHING
+RETURNING id
+"""
+
+
+def _insert_step_if_absent(*, session: WorkshopSession, update: StepUpdate, now) -> bool:
+    field = StepProgress._meta.get_field
+    params = [
+        session.pk,
+        field("student").target_field.get_db_prep_value(session.student_id, connection),
+        update.step_number,
+        update.step_name or step_title(update.step_number),
+        update.time_spent,
+        update.completed,
+        field("completed_at").get_db_prep_value(now if update.completed else None, connection),
+        update.code_submitted,
+        update.deployment_url,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_STEP_SQL, params)
+        return cursor.fetchone() is not None
+
+
+def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) -> StepWrite:
+    """Insert or update the session's row for this step, relying on the unique constraint.
+
+    attempts +1, time added, completion sticky (completed_at is the first completion), code
+    and URL replaced only when given. The prior read only decides which events to write; it
+    runs after the session lock was granted (so it sees every earlier writer's commit) and no
+    other writer of this session runs until this transaction ends.
+    """
+    now = timezone.now()
+    before = None
+    if not created:
+        before = (
+            StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number)
+            .values("validation_passed", "attempts")
+            .first()
+        )
+    if before is None:
+        if _insert_step_if_absent(session=session, update=update, now=now):
+            return StepWrite(created=True, first_completion=update.completed, attempts=1)
+        # A writer that does not lock the session (an operator's script) got there first:
+        # the unique constraint said so; update its row instead.
+        before = {"validation_passed": False, "attempts": 0}
+    changes: dict[str, Any] = {
+        "attempts": Coalesce(F("attempts"), 0) + 1,
+        "time_spent": Coalesce(F("time_spent"), 0) + update.time_spent,
+        "student_id": session.student_id,
+    }
+    if update.step_name:
+        changes["step_name"] = update.step_name
+    if update.completed:
+        changes["validation_passed"] = True
+        changes["completed_at"] = Coalesce(F("completed_at"), Value(now))
+    if update.code_submitted is not None:
+        changes["code_submitted"] = update.code_submitted
+    if update.deployment_url is not None:
+        changes["deployment_url"] = update.deployment_url
+    StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number).update(
+        **changes
+    )
+    return StepWrite(
+        created=False,
+        first_completion=update.completed and not before["validation_passed"],
+        attempts=(before["attempts"] or 0) + 1,
+    )
+
+
+def _step_events(
+    *, session: WorkshopSession, update: StepUpdate, write: StepWrite
+) -> list[NewEvent]:
+    def event(event_type: EventType, **data: Any) -> NewEvent:
+        return NewEvent(
+            event_type=event_type,
+            student_id=session.student_id,
+            session_token=session.pk,
+            data={"stepNumber": update.step_number, **data},
+        )
+
+    events = []
+    if write.created:
+        events.append(event(EventType.STEP_STARTED))
+    events.append(
+        event(
+            EventType.STEP_PROGRESS,
+            timeSpent=update.time_spent,
+            completed=update.completed,
+            attempts=write.attempts,
+        )
+    )
+    if write.first_completion:
+        events.append(event(EventType.STEP_COMPLETED))
+    if update.deployment_url is not None:
+        events.append(event(EventType.DEPLOYMENT_SUCCESS, url=update.deployment_url))
+    return events
+
+
+@transaction.atomic
+def record_progress(
+    *,
+    session_token: str,
+    email: str | None = None,
+    name: str | None = None,
+    demo_mode: bool | None = None,
+    step: StepUpdate | None = None,
+) -> WorkshopSession:
+    """The progress POST: find or create the student and session, apply one step update,
+    recalculate the session and write the events, all in one transaction."""
+    session, created = _open_session(
+        session_token=session_token,
+        email=email,
+        name=name,
+        demo_mode=demo_mode,
+    )
+    events: list[NewEvent] = []
+    if created:
+        events.append(
+            NewEvent(
+                event_type=EventType.SESSION_CREATED,
+                student_id=session.student_id,
+                session_token=session.pk,
+            )
+        )
+    now = timezone.now()
+    if not created and demo_mode is not None and demo_mode != session.demo_mode:
+        WorkshopSession.objects.filter(pk=session.pk).update(demo_mode=demo_mode)
+    if step is not None:
+        write = _write_step(session=session, created=created, update=step)
+        events.extend(_step_events(session=session, update=step, write=write))
+        recalculate_session(session_token=session.pk, last_activity=now)
+    elif not created:
+        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
+    if events:
+        record_events(events)
+    return session
+
+
+@transaction.atomic
+def start_session(
+    *, student_email: str | None, student_name: str | None, demo_mode: bool = False
+) -> WorkshopSession:
+    """POST /api/sessions: a session with a server-made token, and its session_created event."""
+    session = workshop_services.create_session(
+        student_email=student_email, student_name=student_name, demo_mode=demo_mode
+    )
+    record_event(
+        event_type=EventType.SESSION_CREATED,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data={"demoMode": demo_mode},
+    )
+    return session
+
+
+def configure_session(*, session_token: str, changes: Mapping[str, Any]) -> WorkshopSession:
+    """PATCH /api/sessions/<token>: only the given configuration fields change."""
+    return workshop_services.update_configuration(session_token=session_token, changes=changes)
+
+
+@transaction.atomic
+def report_bug(*, session_token: str, report: Mapping[str, Any]) -> dict[str, Any]:
+    """Append a bug report to the session and write its bug_reported event."""
+    entry = workshop_services.append_bug_report(session_token=session_token, report=report)
+    session = WorkshopSession.objects.only("student_id").get(pk=session_token)
+    record_event(
+        event_type=EventType.BUG_REPORTED,
+        student_id=session.student_id,
+        session_token=session_token,
+        data={"bugReportId": entry["id"], "step": entry.get("step")},
+    )
+    return entry
+
+
+@transaction.atomic
+def record_deployment(
+    *,
+    session_token: str,
+    step_number: int,
+    url: str,
+    succeeded: bool,
+    error: str | None = None,
+) -> WorkshopSession:
+    """A deployment attempt of a step: deployment_success (the URL becomes the step's
+    deployment_url, creating the step's row when the step was never touched) or
+    deployment_failure (nothing else changes)."""
+    session = workshop_services.lock_open_session(session_token=session_token)
+    data: dict[str, Any] = {"stepNumber": step_number, "url": url}
+    updated = 0
+    if succeeded:
+        updated = StepProgress.objects.filter(
+            session_id=session.pk, step_number=step_number
+        ).update(deployment_url=url)
+        if not updated:
+            # attempts stay 0: a deployment is not an attempt at the step's exercise.
+            StepProgress.objects.create(
+                session_id=session.pk,
+                student_id=session.student_id,
+                step_number=step_number,
+                step_name=step_title(step_number),
+                attempts=0,
+                deployment_url=url,
+            )
+    elif error:
+        data["error"] = error
+    if succeeded and not updated:
+        recalculate_session(session_token=session.pk, last_activity=timezone.now())
+    else:
+        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
+    record_event(
+        event_type=EventType.DEPLOYMENT_SUCCESS if succeeded else EventType.DEPLOYMENT_FAILURE,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data=data,
+    )
+    return session

@@ -45,6 +45,15 @@ def rotate_secret(ciphertext: str) -> str:
         raise SecretDecryptionError("stored secret cannot be decrypted with any key") from exc
 
 
+def is_current(ciphertext: str) -> bool:
+    """Whether the secret is encrypted under the first (current) key: nothing to rotate."""
+    try:
+        Fernet(settings.FIELD_ENCRYPTION_KEYS[0]).decrypt(ciphertext.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def mask_secret(ciphertext: str | None) -> str:
     """What people may see of a stored secret: whether it is set, never any of it."""
     return "set" if ciphertext else "not set"

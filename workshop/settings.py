@@ -173,26 +173,35 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # Behind a proxy, how many X-Forwarded-For hops to trust for the client address.
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call is then told 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Enforces the 1 MB body limit and answers 400 to every malformed body.
+    "DEFAULT_PARSER_CLASSES": ["progress.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["progress.api.throttling.AnonymousClientThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="600/minute"),
     },
+    "EXCEPTION_HANDLER": "progress.api.exceptions.api_exception_handler",
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Workshop Progress API",
-    "DESCRIPTION": "Tracks students through the 9-step voice AI workshop.",
+    "DESCRIPTION": (
+        "Tracks students through the 9-step voice AI workshop. Every error reply is "
+        '`{"success": false, "error": "<sentence>", "fields": {"<field>": ["<message>"]}}`.'
+    ),
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so write-only fields (openaiApiKey) are
+    # described where they are accepted and nowhere else.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,3 +1,31 @@
-"""Routes of the progress API, mounted under /api/."""
+"""Routes of the progress API, mounted under /api/.
 
-urlpatterns: list = []
+Paths are fixed by the frontend and other clients, without trailing slashes (the schema and
+docs pages keep Django's usual slash). Anything else under /api/ is a JSON 404, so
+APPEND_SLASH never turns an API call into an HTML redirect.
+"""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from progress.api import views
+
+urlpatterns = [
+    path("student-progress", views.StudentProgressView.as_view(), name="student-progress"),
+    path("sessions", views.SessionsView.as_view(), name="sessions"),
+    path("sessions/<str:token>", views.SessionDetailView.as_view(), name="session-detail"),
+    path(
+        "sessions/<str:token>/bug-reports",
+        views.BugReportsView.as_view(),
+        name="session-bug-reports",
+    ),
+    path(
+        "sessions/<str:token>/deployments",
+        views.DeploymentsView.as_view(),
+        name="session-deployments",
+    ),
+    path("health", views.HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,59 @@
+"""Every sentence the API answers with, as constants that views and tests share.
+
+Domain messages (unknown session, 409, 410) live in workshop.errors, next to the services that
+raise them, and are re-exported here so clients of the API have one place to look.
+"""
+
+from workshop.errors import (
+    SESSION_BELONGS_TO_ANOTHER_STUDENT,
+    SESSION_CLOSED,
+    SESSION_NOT_FOUND,
+    STUDENT_NOT_FOUND,
+)
+
+__all__ = [
+    "AUTHENTICATION_REQUIRED",
+    "BODY_NOT_JSON",
+    "BODY_NOT_UTF8",
+    "BODY_TOO_LARGE",
+    "DATABASE_UNAVAILABLE",
+    "INSTRUCTORS_ONLY",
+    "INTERNAL_ERROR",
+    "INVALID_FIELDS",
+    "INVALID_INPUT",
+    "METHOD_NOT_ALLOWED",
+    "NO_CONFIGURATION_FIELDS",
+    "ONE_LOOKUP_PARAMETER",
+    "PROGRESS_UPDATED",
+    "ROUTE_NOT_FOUND",
+    "SESSION_BELONGS_TO_ANOTHER_STUDENT",
+    "SESSION_CLOSED",
+    "SESSION_NOT_FOUND",
+    "STEP_FIELDS_WITHOUT_STEP",
+    "STUDENT_NOT_FOUND",
+    "THROTTLED",
+    "UNSUPPORTED_MEDIA_TYPE",
+]
+
+PROGRESS_UPDATED = "Progress updated successfully"
+
+# 400
+INVALID_FIELDS = "Invalid {fields}: {detail}"
+INVALID_INPUT = "Invalid input: {detail}"
+BODY_TOO_LARGE = "The request body is larger than 1 MB."
+BODY_NOT_UTF8 = "The request body is not valid UTF-8."
+BODY_NOT_JSON = "The request body is not valid JSON."
+ONE_LOOKUP_PARAMETER = "Give exactly one of sessionToken, studentId or studentEmail."
+STEP_FIELDS_WITHOUT_STEP = "stepNumber is required when other step fields are given."
+NO_CONFIGURATION_FIELDS = "Send at least one configuration field."
+# 401 / 403
+AUTHENTICATION_REQUIRED = "Authentication is required: log in as an instructor."
+INSTRUCTORS_ONLY = "Only instructors may look up students by email."
+# 404 / 405 / 415 / 429
+ROUTE_NOT_FOUND = "No API endpoint at this address."
+METHOD_NOT_ALLOWED = "Method {method} is not allowed here."
+UNSUPPORTED_MEDIA_TYPE = "Send the request body as application/json."
+THROTTLED = "Too many requests: try again in {seconds} seconds."
+# 5xx
+DATABASE_UNAVAILABLE = "The database is not answering."
+INTERNAL_ERROR = "Something went wrong on our side."

@@ -1,0 +1,449 @@
+"""Input validation and output shapes of the progress API.
+
+Inputs are strict: a string field takes only strings, a number only integers, a boolean only
+true/false, so a wrong type is a 400 naming the field rather than a silent conversion. Text
+that PostgreSQL cannot store (NUL characters, lone surrogates) is refused here too.
+
+Outputs are rendered by plain functions (fast, and exact about nulls); the output serializers
+exist so the OpenAPI schema describes those shapes, and delegate to the same functions.
+"""
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Any
+
+from django.core.validators import RegexValidator, URLValidator
+from rest_framework import serializers
+
+from progress.api import messages
+from progress.models import StepProgress
+from workshop.models import ANONYMOUS_EMAIL_DOMAIN, WorkshopSession, normalize_email
+from workshop.steps import FIRST_STEP, LAST_STEP
+
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+MAX_CODE_BYTES = 100 * 1024
+MAX_TIME_SPENT = 86_400
+MAX_SYSTEM_PROMPT = 20_000
+MAX_TEXT = 5_000
+MAX_SHORT_TEXT = 200
+MAX_URL = 2_048
+MAX_JSON_DEPTH = 10
+
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+# --------------------------------------------------------------------------------------------
+# Strict fields
+# --------------------------------------------------------------------------------------------
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"unstorable": "Must be text without NUL or unpaired surrogates."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not _storable(data):
+            self.fail("unstorable")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    default_error_messages = {"reserved": "This address is reserved for anonymous students."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        email = super().to_internal_value(data)
+        # Placeholders mark students as anonymous (and claimable): nobody may pose as one.
+        if normalize_email(email).endswith(f"@{ANONYMOUS_EMAIL_DOMAIN}"):
+            self.fail("reserved")
+        return email
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class WebURLField(StrictCharField):
+    """An absolute http(s) URL (or ws(s) where asked for), at most 2,048 characters."""
+
+    def __init__(self, *, schemes: tuple[str, ...] = ("http", "https"), **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_URL)
+        super().__init__(**kwargs)
+        self.validators.append(
+            URLValidator(schemes=list(schemes), message=f"Enter a valid {'/'.join(schemes)} URL.")
+        )
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    """JSON that PostgreSQL's jsonb accepts: finite numbers, storable text, bounded depth."""
+    if depth > MAX_JSON_DEPTH:
+        raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise serializers.ValidationError("Numbers must be finite.")
+    if isinstance(value, str) and not _storable(value):
+        raise serializers.ValidationError("Text must not contain NUL or unpaired surrogates.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key, depth + 1)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+
+
+class JSONObjectField(serializers.DictField):
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        _check_json(value)
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+def _token_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(
+        min_length=8,
+        max_length=128,
+        validators=[
+            RegexValidator(TOKEN_PATTERN, message="Use 8 to 128 letters, digits, '_' or '-'.")
+        ],
+        **kwargs,
+    )
+
+
+def is_session_token(value: str) -> bool:
+    return bool(_TOKEN.match(value))
+
+
+def _blank_to_none(data: dict, *names: str) -> dict:
+    for name in names:
+        if name in data and data[name] in ("", None):
+            data[name] = None
+    return data
+
+
+STEP_FIELDS = ("stepName", "completed", "timeSpent", "codeSubmitted", "deploymentUrl")
+
+
+class ProgressLookupSerializer(serializers.Serializer):
+    """GET /api/student-progress: exactly one of the three lookups."""
+
+    sessionToken = _token_field(required=False)
+    studentId = serializers.UUIDField(required=False)
+    studentEmail = StrictEmailField(required=False, max_length=254)
+
+    def validate(self, attrs: dict) -> dict:
+        if len(attrs) != 1:
+            raise serializers.ValidationError(messages.ONE_LOOKUP_PARAMETER)
+        return attrs
+
+
+class ProgressUpdateSerializer(serializers.Serializer):
+    """POST /api/student-progress, the legacy frontend's body."""
+
+    sessionToken = _token_field()
+    studentEmail = StrictEmailField(
+        required=False, allow_null=True, allow_blank=True, max_length=254
+    )
+    studentName = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_SHORT_TEXT
+    )
+    demoMode = StrictBooleanField(required=False, allow_null=True)
+    stepNumber = StrictIntegerField(
+        required=False, allow_null=True, min_value=FIRST_STEP, max_value=LAST_STEP
+    )
+    stepName = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_SHORT_TEXT
+    )
+    completed = StrictBooleanField(required=False, allow_null=True)
+    timeSpent = StrictIntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_TIME_SPENT
+    )
+    codeSubmitted = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_CODE_BYTES,
+        help_text="At most 100 KB (UTF-8).",
+    )
+    deploymentUrl = WebURLField(required=False, allow_null=True)
+
+    def validate_codeSubmitted(self, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) > MAX_CODE_BYTES:
+            raise serializers.ValidationError("Ensure this field has no more than 100 KB.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = _blank_to_none(attrs, "studentEmail", "studentName", "stepName")
+        given = [name for name in STEP_FIELDS if attrs.get(name) is not None]
+        if given and attrs.get("stepNumber") is None:
+            raise serializers.ValidationError({"stepNumber": [messages.STEP_FIELDS_WITHOUT_STEP]})
+        return attrs
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    """POST /api/sessions."""
+
+    studentEmail = StrictEmailField(
+        required=False, allow_null=True, allow_blank=True, max_length=254
+    )
+    studentName = StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_SHORT_TEXT
+    )
+    demoMode = StrictBooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        return _blank_to_none(attrs, "studentEmail", "studentName")
+
+
+def _optional_text(max_length: int = MAX_TEXT, **kwargs: Any) -> StrictCharField:
+    return StrictCharField(
+        required=False, allow_null=True, allow_blank=True, max_length=max_length, **kwargs
+    )
+
+
+class SessionConfigurationSerializer(serializers.Serializer):
+    """PATCH /api/sessions/<token>: any subset of the configuration, camelCase."""
+
+    # API name -> column.
+    COLUMNS = {
+        "useCaseDescription": "use_case_description",
+        "callDirection": "call_direction",
+        "selectedPhoneNumber": "selected_phone_number",
+        "ttsProvider": "tts_provider",
+        "selectedVoice": "selected_voice",
+        "openaiApiKey": "openai_api_key",
+        "systemPrompt": "system_prompt",
+        "ivrGreeting": "ivr_greeting",
+        "tools": "tools",
+        "voiceSettings": "voice_settings",
+        "websocketUrl": "websocket_url",
+        "codespaceUrl": "codespace_url",
+        "githubRepoUrl": "github_repo_url",
+        "railwayUrl": "railway_url",
+        "demoMode": "demo_mode",
+    }
+
+    useCaseDescription = _optional_text()
+    callDirection = serializers.ChoiceField(
+        choices=["inbound", "outbound"], required=False, allow_null=True
+    )
+    selectedPhoneNumber = serializers.RegexField(
+        E164_PATTERN,
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "Use the E.164 format, such as +14155550123."},
+    )
+    ttsProvider = _optional_text(MAX_SHORT_TEXT)
+    selectedVoice = _optional_text(MAX_SHORT_TEXT)
+    openaiApiKey = StrictCharField(
+        required=False,
+        allow_null=True,
+        write_only=True,
+        min_length=1,
+        max_length=500,
+        help_text="Write-only: stored encrypted, never returned. null clears it.",
+    )
+    systemPrompt = _optional_text(MAX_SYSTEM_PROMPT)
+    ivrGreeting = _optional_text()
+    tools = serializers.ListField(child=JSONObjectField(), required=False, max_length=100)
+    voiceSettings = JSONObjectField(required=False)
+    websocketUrl = WebURLField(
+        schemes=("ws", "wss", "http", "https"), required=False, allow_null=True
+    )
+    codespaceUrl = WebURLField(required=False, allow_null=True)
+    githubRepoUrl = WebURLField(required=False, allow_null=True)
+    railwayUrl = WebURLField(required=False, allow_null=True)
+    demoMode = StrictBooleanField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError(messages.NO_CONFIGURATION_FIELDS)
+        return attrs
+
+    def changes(self) -> dict[str, Any]:
+        """The validated fields as column -> value."""
+        return {self.COLUMNS[name]: value for name, value in self.validated_data.items()}
+
+
+class BugReportSerializer(serializers.Serializer):
+    """POST /api/sessions/<token>/bug-reports."""
+
+    description = StrictCharField(max_length=MAX_TEXT)
+    step = StrictIntegerField(
+        required=False, allow_null=True, min_value=FIRST_STEP, max_value=LAST_STEP
+    )
+    errorMessage = _optional_text()
+    expectedBehavior = _optional_text()
+    actualBehavior = _optional_text()
+    pageUrl = WebURLField(required=False, allow_null=True)
+    browserInfo = _optional_text(1_000)
+
+
+class DeploymentSerializer(serializers.Serializer):
+    """POST /api/sessions/<token>/deployments."""
+
+    stepNumber = StrictIntegerField(min_value=FIRST_STEP, max_value=LAST_STEP)
+    url = WebURLField()
+    success = StrictBooleanField()
+    error = _optional_text()
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------
+def _datetime(value: dt.datetime | None) -> str | None:
+    # DRF's own format: ISO 8601, UTC written as Z.
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _json(value: Any, kind: type) -> Any:
+    """A JSON column as its kind, also when legacy data stored it double-encoded."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    return value if isinstance(value, kind) else kind()
+
+
+def step_entry(step: StepProgress) -> dict[str, Any]:
+    return {
+        "stepNumber": step.step_number,
+        "stepName": step.step_name,
+        "completed": bool(step.validation_passed),
+        "startedAt": _datetime(step.started_at),
+        "completedAt": _datetime(step.completed_at),
+        "timeSpent": step.time_spent or 0,
+        "attempts": step.attempts or 0,
+        "deploymentUrl": step.deployment_url,
+    }
+
+
+def session_body(session: WorkshopSession, *, include_token: bool = True) -> dict[str, Any]:
+    """A session as every reply shows it: snake_case columns, the student, the steps in step
+    order; never the API key (has_openai_api_key instead). Anonymous students show no email."""
+    student = session.student
+    body: dict[str, Any] = {"session_token": session.session_token} if include_token else {}
+    body.update(
+        {
+            "student_id": str(student.student_id),
+            "student_email": None if student.is_anonymous else student.student_email,
+            "student_name": student.student_name,
+            "started_at": _datetime(session.started_at),
+            "last_activity": _datetime(session.last_activity),
+            "expires_at": _datetime(session.expires_at),
+            "is_active": bool(session.is_active),
+            "demo_mode": bool(session.demo_mode),
+            "current_step": session.current_step or 0,
+            "total_time_spent": session.total_time_spent or 0,
+            "completion_rate": session.completion_rate or 0,
+            "use_case_description": session.use_case_description,
+            "call_direction": session.call_direction,
+            "selected_phone_number": session.selected_phone_number,
+            "tts_provider": session.tts_provider,
+            "selected_voice": session.selected_voice,
+            "has_openai_api_key": session.has_openai_api_key,
+            "system_prompt": session.system_prompt,
+            "ivr_greeting": session.ivr_greeting,
+            "tools": _json(session.tools, list),
+            "voice_settings": _json(session.voice_settings, dict),
+            "websocket_url": session.websocket_url,
+            "codespace_url": session.codespace_url,
+            "github_repo_url": session.github_repo_url,
+            "railway_url": session.railway_url,
+            "bug_reports": _json(session.bug_reports, list),
+            "created_at": _datetime(session.created_at),
+            "updated_at": _datetime(session.updated_at),
+            "step_progress": [step_entry(step) for step in session.steps.all()],
+        }
+    )
+    return body
+
+
+def _text(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(allow_null=True, **kwargs)
+
+
+class StepEntrySerializer(serializers.Serializer):
+    stepNumber = serializers.IntegerField(min_value=FIRST_STEP, max_value=LAST_STEP)
+    stepName = serializers.CharField()
+    completed = serializers.BooleanField()
+    startedAt = serializers.DateTimeField(allow_null=True)
+    completedAt = serializers.DateTimeField(allow_null=True)
+    timeSpent = serializers.IntegerField()
+    attempts = serializers.IntegerField()
+    deploymentUrl = _text()
+
+
+class SharedSessionSerializer(serializers.Serializer):
+    """A session as a share link (?studentId=) shows it: everything but the token."""
+
+    student_id = serializers.UUIDField()
+    student_email = _text(help_text="null for anonymous students")
+    student_name = _text()
+    started_at = serializers.DateTimeField(allow_null=True)
+    last_activity = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+    demo_mode = serializers.BooleanField()
+    current_step = serializers.IntegerField()
+    total_time_spent = serializers.IntegerField()
+    completion_rate = serializers.IntegerField()
+    use_case_description = _text()
+    call_direction = _text()
+    selected_phone_number = _text()
+    tts_provider = _text()
+    selected_voice = _text()
+    has_openai_api_key = serializers.BooleanField()
+    system_prompt = _text()
+    ivr_greeting = _text()
+    tools = serializers.ListField(child=serializers.DictField())
+    voice_settings = serializers.DictField()
+    websocket_url = _text()
+    codespace_url = _text()
+    github_repo_url = _text()
+    railway_url = _text()
+    bug_reports = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    step_progress = StepEntrySerializer(many=True)
+
+    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
+        return session_body(instance, include_token=False)
+
+
+class SessionSerializer(SharedSessionSerializer):
+    session_token = serializers.CharField()
+
+    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
+        return session_body(instance)

@@ -1,0 +1,317 @@
+"""Views of the progress API: parse with a serializer, call a service or selector, render.
+
+Domain errors and validation errors travel as exceptions to progress.api.exceptions, which
+renders every one of them as `{"success": false, "error": ..., "fields": ...}`.
+"""
+
+from django.db import DatabaseError, connection
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from progress import selectors, services
+from progress.api import messages
+from progress.api.exceptions import error_body
+from progress.api.serializers import (
+    TOKEN_PATTERN,
+    BugReportSerializer,
+    DeploymentSerializer,
+    ProgressLookupSerializer,
+    ProgressUpdateSerializer,
+    SessionConfigurationSerializer,
+    SessionCreateSerializer,
+    SessionSerializer,
+    SharedSessionSerializer,
+    is_session_token,
+    session_body,
+)
+from workshop.errors import SESSION_NOT_FOUND, NotFoundError
+
+# --------------------------------------------------------------------------------------------
+# Schema pieces
+# --------------------------------------------------------------------------------------------
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "success": serializers.BooleanField(default=False),
+        "error": serializers.CharField(),
+        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    },
+)
+ProgressReply = inline_serializer(
+    "ProgressReply", {"success": serializers.BooleanField(), "progress": SessionSerializer()}
+)
+LookupReply = inline_serializer(
+    "LookupReply",
+    {
+        "success": serializers.BooleanField(),
+        "progress": SessionSerializer(required=False),
+        "sessions": SharedSessionSerializer(
+            many=True,
+            required=False,
+            help_text="?studentId= answers without session_token; ?studentEmail= with it.",
+        ),
+    },
+)
+UpdateReply = inline_serializer(
+    "ProgressUpdateReply",
+    {
+        "success": serializers.BooleanField(),
+        "message": serializers.CharField(),
+        "progress": SessionSerializer(),
+    },
+)
+SessionCreatedReply = inline_serializer(
+    "SessionCreatedReply",
+    {
+        "success": serializers.BooleanField(),
+        "sessionToken": serializers.CharField(),
+        "studentId": serializers.UUIDField(),
+        "expiresAt": serializers.DateTimeField(),
+    },
+)
+BugReportReply = inline_serializer(
+    "BugReportReply",
+    {"success": serializers.BooleanField(), "bugReport": serializers.DictField()},
+)
+DeploymentReply = inline_serializer(
+    "DeploymentReply",
+    {
+        "success": serializers.BooleanField(),
+        "eventType": serializers.ChoiceField(choices=["deployment_success", "deployment_failure"]),
+        "progress": SessionSerializer(),
+    },
+)
+HealthReply = inline_serializer(
+    "HealthReply", {"success": serializers.BooleanField(), "database": serializers.CharField()}
+)
+
+# Every call can meet bad input, a body that is not JSON, the throttle, and a rejected
+# credential (an invalid `Authorization: Token`, a session login without its CSRF token).
+COMMON_ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    415: ErrorSerializer,
+    429: ErrorSerializer,
+}
+SESSION_WRITE_ERRORS = {**COMMON_ERRORS, 404: ErrorSerializer, 410: ErrorSerializer}
+TOKEN_PARAMETER = OpenApiParameter(
+    "token",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=TOKEN_PATTERN,
+    description="The session token: the student's credential for this session.",
+)
+
+
+def _session_token(token: str) -> str:
+    # The URL accepts any segment so a malformed token gets the same 404 as an unknown one.
+    if not is_session_token(token):
+        raise NotFoundError(SESSION_NOT_FOUND)
+    return token
+
+
+def _progress(session_token: str) -> dict:
+    return session_body(selectors.session_progress(session_token=session_token))
+
+
+# --------------------------------------------------------------------------------------------
+# Views
+# --------------------------------------------------------------------------------------------
+class StudentProgressView(APIView):
+    @extend_schema(
+        operation_id="student_progress_read",
+        parameters=[
+            OpenApiParameter("sessionToken", OpenApiTypes.STR, pattern=TOKEN_PATTERN),
+            OpenApiParameter("studentId", OpenApiTypes.UUID),
+            OpenApiParameter(
+                "studentEmail", OpenApiTypes.EMAIL, description="Instructors (staff) only."
+            ),
+        ],
+        description=(
+            "Exactly one of sessionToken (that session, as `progress`), studentId (the "
+            "student's sessions without tokens, for share links) or studentEmail (instructors "
+            "only, with tokens)."
+        ),
+        responses={
+            200: LookupReply,
+            **COMMON_ERRORS,
+            404: ErrorSerializer,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        lookup = ProgressLookupSerializer(data=request.query_params)
+        lookup.is_valid(raise_exception=True)
+        params = lookup.validated_data
+        if "sessionToken" in params:
+            return Response({"success": True, "progress": _progress(params["sessionToken"])})
+        if "studentId" in params:
+            sessions = selectors.sessions_of_student_id(student_id=params["studentId"])
+            return Response(
+                {
+                    "success": True,
+                    "sessions": [session_body(s, include_token=False) for s in sessions],
+                }
+            )
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated(messages.AUTHENTICATION_REQUIRED)
+        if not request.user.is_staff:
+            raise exceptions.PermissionDenied(messages.INSTRUCTORS_ONLY)
+        sessions = selectors.sessions_of_student_email(email=params["studentEmail"])
+        return Response({"success": True, "sessions": [session_body(s) for s in sessions]})
+
+    @extend_schema(
+        operation_id="student_progress_update",
+        request=ProgressUpdateSerializer,
+        responses={200: UpdateReply, **COMMON_ERRORS, 409: ErrorSerializer, 410: ErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = ProgressUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        step = None
+        if data.get("stepNumber") is not None:
+            step = services.StepUpdate(
+                step_number=data["stepNumber"],
+                step_name=data.get("stepName"),
+                completed=bool(data.get("completed")),
+                time_spent=data.get("timeSpent") or 0,
+                code_submitted=data.get("codeSubmitted"),
+                deployment_url=data.get("deploymentUrl"),
+            )
+        session = services.record_progress(
+            session_token=data["sessionToken"],
+            email=data.get("studentEmail"),
+            name=data.get("studentName"),
+            demo_mode=data.get("demoMode"),
+            step=step,
+        )
+        return Response(
+            {
+                "success": True,
+                "message": messages.PROGRESS_UPDATED,
+                "progress": _progress(session.session_token),
+            }
+        )
+
+
+class SessionsView(APIView):
+    @extend_schema(
+        operation_id="sessions_create",
+        request=SessionCreateSerializer,
+        responses={201: SessionCreatedReply, **COMMON_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = SessionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = services.start_session(
+            student_email=body.validated_data.get("studentEmail"),
+            student_name=body.validated_data.get("studentName"),
+            demo_mode=body.validated_data["demoMode"],
+        )
+        return Response(
+            {
+                "success": True,
+                "sessionToken": session.session_token,
+                "studentId": str(session.student_id),
+                "expiresAt": serializers.DateTimeField().to_representation(session.expires_at),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class SessionDetailView(APIView):
+    @extend_schema(
+        operation_id="sessions_configure",
+        parameters=[TOKEN_PARAMETER],
+        request=SessionConfigurationSerializer,
+        responses={200: ProgressReply, **SESSION_WRITE_ERRORS},
+    )
+    def patch(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
+        body = SessionConfigurationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.configure_session(session_token=token, changes=body.changes())
+        return Response({"success": True, "progress": _progress(token)})
+
+
+class BugReportsView(APIView):
+    @extend_schema(
+        operation_id="sessions_bug_reports_create",
+        parameters=[TOKEN_PARAMETER],
+        request=BugReportSerializer,
+        responses={201: BugReportReply, **SESSION_WRITE_ERRORS},
+    )
+    def post(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
+        body = BugReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        entry = services.report_bug(session_token=token, report=body.validated_data)
+        return Response({"success": True, "bugReport": entry}, status=status.HTTP_201_CREATED)
+
+
+class DeploymentsView(APIView):
+    @extend_schema(
+        operation_id="sessions_deployments_create",
+        parameters=[TOKEN_PARAMETER],
+        request=DeploymentSerializer,
+        responses={201: DeploymentReply, **SESSION_WRITE_ERRORS},
+    )
+    def post(self, request: Request, token: str) -> Response:
+        token = _session_token(token)
+        body = DeploymentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.record_deployment(
+            session_token=token,
+            step_number=data["stepNumber"],
+            url=data["url"],
+            succeeded=data["success"],
+            error=data.get("error"),
+        )
+        return Response(
+            {
+                "success": True,
+                "eventType": "deployment_success" if data["success"] else "deployment_failure",
+                "progress": _progress(token),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class HealthView(APIView):
+    # Load balancers poll this: never throttled, never authenticated.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(operation_id="health", responses={200: HealthReply, 503: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            return Response(
+                error_body(messages.DATABASE_UNAVAILABLE),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"success": True, "database": "ok"})
+
+
+class NotFoundView(APIView):
+    """Every other path under /api/: a JSON 404 for any method."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    schema = None  # not an endpoint: kept out of the OpenAPI schema
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFoundError(messages.ROUTE_NOT_FOUND)
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFoundError(messages.ROUTE_NOT_FOUND)

@@ -1,0 +1,36 @@
+"""Fixtures for the progress API tests."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_state():
+    # Throttle counters live in the cache: every test starts with a clean slate, so the
+    # suite never throttles itself and the 429 tests count from zero.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_api(instructor):
+    client = APIClient()
+    client.force_login(instructor)
+    return client
+
+
+@pytest.fixture
+def post_progress(api):
+    """POST /api/student-progress with a JSON body."""
+
+    def post(**body):
+        return api.post("/api/student-progress", body, format="json")
+
+    return post
