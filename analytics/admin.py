@@ -99,9 +99,7 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="step")
     def step(self, obj: Event) -> str:
-        data = obj.event_data if isinstance(obj.event_data, dict) else {}
-        value = data.get("stepNumber", data.get("step_number", ""))
-        return "" if value is None else str(value)
+        return "" if obj.step_number is None else str(obj.step_number)
 
     @admin.display(description="event data")
     def data(self, obj: Event) -> str:

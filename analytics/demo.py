@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import EventType
+from analytics.models import EVENT_STEP_KEY, EventType
 from progress.services import completion_rate
 from workshop.models import anonymous_email
 from workshop.steps import STEPS, TOTAL_STEPS
@@ -254,31 +254,31 @@ def _add_session(
         step_start = clock
         clock += timedelta(seconds=seconds)
         deployment_url = None
-        events.append((EventType.STEP_STARTED, step_start, {"step": step.number}))
+        events.append((EventType.STEP_STARTED, step_start, {EVENT_STEP_KEY: step.number}))
         for attempt in range(attempts):
             at = step_start + (clock - step_start) * (attempt + 1) / attempts
             events.append(
-                (EventType.STEP_PROGRESS, at, {"step": step.number, "attempt": attempt + 1})
+                (EventType.STEP_PROGRESS, at, {EVENT_STEP_KEY: step.number, "attempt": attempt + 1})
             )
         if step.number >= 4 and rng.random() < 0.15:
             events.append(
                 (
                     EventType.DEPLOYMENT_FAILURE,
                     clock,
-                    {"step": step.number, "error": "Health check timed out"},
+                    {EVENT_STEP_KEY: step.number, "error": "Health check timed out"},
                 )
             )
         if passed:
             completed += 1
             total_time += seconds
-            events.append((EventType.STEP_COMPLETED, clock, {"step": step.number}))
+            events.append((EventType.STEP_COMPLETED, clock, {EVENT_STEP_KEY: step.number}))
             if step.number >= 4:
                 deployment_url = f"https://{token[-12:]}-step{step.number}.example.app"
                 events.append(
                     (
                         EventType.DEPLOYMENT_SUCCESS,
                         clock,
-                        {"step": step.number, "url": deployment_url},
+                        {EVENT_STEP_KEY: step.number, "url": deployment_url},
                     )
                 )
         chunk.steps.append(
@@ -302,10 +302,12 @@ def _add_session(
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "description": rng.choice(BUG_TEXTS),
             "step": reached,
-            "timestamp": clock.isoformat(),
+            "createdAt": clock.isoformat(),
         }
         bug_reports.append(bug)
-        events.append((EventType.BUG_REPORTED, clock, {"bugId": bug["id"], "step": reached}))
+        events.append(
+            (EventType.BUG_REPORTED, clock, {"bugReportId": bug["id"], EVENT_STEP_KEY: reached})
+        )
 
     # Some are working right now, the rest went idle some time after their last step.
     if rng.random() < 0.15:

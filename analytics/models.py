@@ -18,6 +18,10 @@ class EventType(models.TextChoices):
     DATA_MIGRATED = "data_migrated"
 
 
+# The key under which every writer puts the step an event is about, in event_data.
+EVENT_STEP_KEY = "stepNumber"
+
+
 class Event(models.Model):
     # SERIAL in the spec: migration 0002 swaps Django's identity column for a sequence.
     id = models.AutoField(primary_key=True)
@@ -55,3 +59,9 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def step_number(self) -> int | None:
+        """The step this event is about, when it is about one."""
+        data = self.event_data if isinstance(self.event_data, dict) else {}
+        return data.get(EVENT_STEP_KEY)

@@ -16,7 +16,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics.models import EventType
+from analytics.models import EVENT_STEP_KEY, EventType
 from analytics.services import NewEvent, move_session_events, record_event, record_events
 from progress.models import StepProgress
 from workshop import services as workshop_services
@@ -239,7 +239,7 @@ def _step_events(
             event_type=event_type,
             student_id=session.student_id,
             session_token=session.pk,
-            data={"stepNumber": update.step_number, **data},
+            data={EVENT_STEP_KEY: update.step_number, **data},
         )
 
     events = []
@@ -331,7 +331,7 @@ def report_bug(*, session_token: str, report: Mapping[str, Any]) -> dict[str, An
         event_type=EventType.BUG_REPORTED,
         student_id=session.student_id,
         session_token=session_token,
-        data={"bugReportId": entry["id"], "step": entry.get("step")},
+        data={"bugReportId": entry["id"], EVENT_STEP_KEY: entry.get("step")},
     )
     return entry
 
@@ -349,7 +349,7 @@ def record_deployment(
     deployment_url, creating the step's row when the step was never touched) or
     deployment_failure (nothing else changes)."""
     session = workshop_services.lock_open_session(session_token=session_token)
-    data: dict[str, Any] = {"stepNumber": step_number, "url": url}
+    data: dict[str, Any] = {EVENT_STEP_KEY: step_number, "url": url}
     updated = 0
     if succeeded:
         updated = StepProgress.objects.filter(

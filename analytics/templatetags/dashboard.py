@@ -43,14 +43,3 @@ def pretty_json(value) -> str:
 @register.filter
 def percent(value) -> str:
     return EMPTY if value is None else f"{value:g}%"
-
-
-@register.filter
-def event_step(data) -> str:
-    """The step an event is about, whichever key its writer used."""
-    if not isinstance(data, dict):
-        return ""
-    for key in ("stepNumber", "step_number", "step"):
-        if data.get(key) is not None:
-            return str(data[key])
-    return ""

@@ -297,7 +297,7 @@ def test_bug_reports_are_appended_with_id_and_timestamp():
     assert dt.datetime.fromisoformat(entry["createdAt"]) <= timezone.now()
     assert Event.objects.filter(event_type=EventType.BUG_REPORTED).get().event_data == {
         "bugReportId": entry["id"],
-        "step": 3,
+        "stepNumber": 3,
     }
 
 
