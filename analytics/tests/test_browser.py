@@ -7,9 +7,11 @@ into a scratch folder, so an ordinary test run leaves the work tree unchanged.
 """
 
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,18 @@ def page(browser):
 def shoot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def post_progress(live_server, body: dict) -> None:
+    """POST /api/student-progress as the workshop frontend does (no login, JSON)."""
+    request = urllib.request.Request(
+        f"{live_server.url}/api/student-progress",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def log_in(page, live_server, next_path: str = "/dashboard/") -> None:
@@ -253,19 +267,19 @@ def test_overview_refreshes_in_place_after_progress(page, live_server, instructo
     before = cell(page, "[data-occupancy='4']")
     stamp = page.locator("#last-refreshed").get_attribute("datetime")
 
-    # What a progress POST writes: barbara moves from step 3 to step 4.
-    # (Switch to POSTing /api/student-progress once the API is merged.)
+    # The workshop frontend reports progress: barbara passes step 3 and starts step 4.
     session = WorkshopSession.objects.get(student__student_email="barbara@example.com")
-    StepProgress.objects.filter(session=session, step_number=3).update(validation_passed=True)
-    StepProgressFactory(session=session, step_number=4, time_spent=5)
-    recalculate_session(session_token=session.session_token)
-    WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
-    event = record_event(
-        event_type=EventType.STEP_STARTED,
-        student_id=session.student_id,
-        session_token=session.session_token,
-        data={"stepNumber": 4},
-    )
+    for update in ({"stepNumber": 3, "completed": True}, {"stepNumber": 4, "timeSpent": 5}):
+        post_progress(
+            live_server,
+            {
+                "sessionToken": session.session_token,
+                "studentEmail": "barbara@example.com",
+                **update,
+            },
+        )
+    event = Event.objects.filter(session=session, event_type=EventType.STEP_STARTED).latest("id")
+    assert event.step_number == 4
 
     page.wait_for_selector(f"[data-event-id='{event.id}']")
     assert cell(page, "[data-occupancy='4']") == str(int(before) + 1)
