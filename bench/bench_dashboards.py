@@ -403,6 +403,45 @@ replayed. Ratio = Django best / raw best. Targets: every page under 1 s, ratio u
 
 {table(results, before)}
 
+"before" is the same benchmark at commit 7f4ecd0 (`bench/results/dashboards-before.json`,
+load averages about 2; this run's figures are `bench/results/dashboards-after.json`).
+The machine was busy with other work during these runs (load averages 5 to 7 on 2 cores,
+against about 2 for "before"): absolute times are pessimistic and move by tens of percent
+between runs. Slow spots found with `--explain` (EXPLAIN (ANALYZE, BUFFERS) of every
+statement of a page) and fixed:
+
+- **Admin search on sessions, step rows and events** (4.9 s on events, 1.3 s on step rows):
+  Django's search joined students and sessions into the big table and ran `UPPER(..) LIKE`
+  on every row. `StudentOrTokenSearchMixin` (workshop/admin.py) looks the matching students
+  and sessions up in their own small tables first, then filters the big table by those keys
+  through its indexes: two more small queries, 15x faster on events.
+- **Stuck count** (400 ms even with 16 stuck sessions): "current step not validated" was a
+  NOT EXISTS, which PostgreSQL ran as a hash anti-join over all 870,000 passed step rows. As
+  a scalar subquery it is one probe of the (session_token, step_number) unique index per
+  candidate session. The overview, which shows the stuck count, halved with it.
+- **PostgreSQL JIT**: with the subquery's high cost estimate, the stuck CSV spent 1.1 s in
+  JIT compilation (`JIT: ... Total 1082 ms` in EXPLAIN ANALYZE) for a 5 ms query. Our
+  connections now set `jit=off` (workshop/settings.py, `POSTGRES_JIT=true` turns it back
+  on); the raw SQL here runs with the same setting.
+- **Funnel** (a parallel scan of all 19,000 pages of step_progress, then the aggregate):
+  the index `idx_step_progress_funnel` on (step_number, time_spent, validation_passed)
+  (migration progress/0003) holds every column the funnel reads, so PostgreSQL reads it
+  alone (an index-only scan, a fifth of the pages): 260-330 ms down to 120-160 ms for the
+  funnel statement; the drill-down's count uses it too.
+- **CSV streaming** (students CSV 3.3 s): one chunk per row through the response and a slow
+  per-cell escape; now 500-row chunks, a short path for plain strings and tuples instead of
+  model instances.
+
+Left alone: pages whose SQL takes a few milliseconds (admin changelists without a search,
+one student) are dominated by rendering the page (100 to 150 ms for a 50-row admin
+changelist), so their ratio says little; they are far under a second. The stuck pages do
+more than the spec's query (they leave out sessions whose current step is validated and
+fetch the reasons), so their ratio to it is above 1.5 at the 15-minute threshold, where
+12,000 sessions are stuck. The students CSV (100,000 rows) is a download, not a page: about
+1.8 s, twice the raw fetch, the rest being Python's per-row conversion and CSV writing. The
+data has 870,000 step rows rather than a million: `seed_demo`'s funnel shape gives 5.8 step
+rows per session on average; it was left untuned.
+
 Reproduce: `.venv/bin/python bench/bench_dashboards.py --runs {args.runs} --keep --write-doc`
 (builds `{args.database}` in about two minutes; add `--reuse` to keep using it, drop it with
 `--reuse` without `--keep`).
