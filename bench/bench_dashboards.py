@@ -405,7 +405,7 @@ replayed. Ratio = Django best / raw best. Targets: every page under 1 s, ratio u
 
 "before" is the same benchmark at commit 7f4ecd0 (`bench/results/dashboards-before.json`,
 load averages about 2; this run's figures are `bench/results/dashboards-after.json`).
-The machine was busy with other work during these runs (load averages 5 to 7 on 2 cores,
+The machine was busy with other work during these runs (load averages 5 to 8.5 on 2 cores,
 against about 2 for "before"): absolute times are pessimistic and move by tens of percent
 between runs. Slow spots found with `--explain` (EXPLAIN (ANALYZE, BUFFERS) of every
 statement of a page) and fixed:
@@ -419,8 +419,9 @@ statement of a page) and fixed:
   NOT EXISTS, which PostgreSQL ran as a hash anti-join over all 870,000 passed step rows. As
   a scalar subquery it is one probe of the (session_token, step_number) unique index per
   candidate session. The overview, which shows the stuck count, halved with it.
-- **PostgreSQL JIT**: with the subquery's high cost estimate, the stuck CSV spent 1.1 s in
-  JIT compilation (`JIT: ... Total 1082 ms` in EXPLAIN ANALYZE) for a 5 ms query. Our
+- **PostgreSQL JIT**: the scalar subquery above raised the stuck query's estimated cost past
+  the JIT thresholds, and the stuck CSV then spent 1.1 s in JIT compilation (`JIT: ...
+  Total 1082 ms` in EXPLAIN ANALYZE) for a 5 ms query. Our
   connections now set `jit=off` (workshop/settings.py, `POSTGRES_JIT=true` turns it back
   on); the raw SQL here runs with the same setting.
 - **Funnel** (a parallel scan of all 19,000 pages of step_progress, then the aggregate):
@@ -433,16 +434,19 @@ statement of a page) and fixed:
   model instances.
 
 Left alone: pages whose SQL takes a few milliseconds (admin changelists without a search,
-one student) are dominated by rendering the page (100 to 150 ms for a 50-row admin
-changelist), so their ratio says little; they are far under a second. The stuck pages do
+one student) are dominated by rendering the page (about 40 ms for a 50-row admin
+changelist, 13 ms for the student page), so their ratio says little; they are far under a
+second. The stuck pages do
 more than the spec's query (they leave out sessions whose current step is validated and
 fetch the reasons), so their ratio to it is above 1.5 at the 15-minute threshold, where
 12,000 sessions are stuck. The students CSV (100,000 rows) is a download, not a page: about
-1.8 s, twice the raw fetch, the rest being Python's per-row conversion and CSV writing. The
+1.6 s against 0.5 s for the raw fetch, the rest being Python's per-row conversion and CSV
+writing; it misses the one-second target. The
 data has 870,000 step rows rather than a million: `seed_demo`'s funnel shape gives 5.8 step
 rows per session on average; it was left untuned.
 
-Reproduce: `.venv/bin/python bench/bench_dashboards.py --runs {args.runs} --keep --write-doc`
+Reproduce: `.venv/bin/python bench/bench_dashboards.py --runs {args.runs} --keep --write-doc
+--json bench/results/dashboards-after.json --before bench/results/dashboards-before.json`
 (builds `{args.database}` in about two minutes; add `--reuse` to keep using it, drop it with
 `--reuse` without `--keep`).
 """

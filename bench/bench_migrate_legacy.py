@@ -18,13 +18,13 @@ database, nothing written to the docs; exits non-zero on failure (for CI).
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
 from io import StringIO
 from pathlib import Path
 
+import benchlib
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,16 +96,7 @@ def recreate_database(url: str) -> None:
 
 
 def write_doc(section: str) -> Path:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"{re.escape(HEADING)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    text = (
-        pattern.sub(section.rstrip("\n"), text)
-        if pattern.search(text)
-        else (text.rstrip("\n") + "\n\n" + section)
-    )
-    path.write_text(text.rstrip("\n") + "\n")
-    return path
+    return benchlib.write_doc_section(HEADING, section)
 
 
 def main() -> None:

@@ -120,7 +120,8 @@ def write_doc_section(heading: str, section: str) -> Path:
     pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.DOTALL)
     body = section.rstrip("\n")
     text = (
-        pattern.sub(lambda _: body, text)
+        # The match ends before the newline of the next heading: keep a blank line there.
+        pattern.sub(lambda _: body + "\n", text)
         if pattern.search(text)
         else text.rstrip("\n") + "\n\n" + body
     )
