@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from analytics.models import Event
 from analytics.student_data import STUDENT_DATA_ACTIONS
 from progress.admin import short_token
-from workshop.admin import WorkshopSessionInline
+from workshop.admin import StudentOrTokenSearchMixin, WorkshopSessionInline
 from workshop.models import Student
 
 
@@ -72,7 +72,7 @@ class StudentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "event_type", "student", "token", "step"]
     list_filter = ["event_type", "created_at"]
     list_select_related = ["student", "session"]

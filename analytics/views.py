@@ -386,17 +386,20 @@ STUDENTS_CSV_HEADER = [
 @dashboard_view
 def students_csv(request: HttpRequest) -> HttpResponse:
     *_, rows = _students(request)
+    # Plain tuples, not model instances: building 100,000 Students cost more than the query.
     lines = (
         [
-            s.student_id,
-            s.student_email,
-            s.student_name,
-            s.github_username,
-            s.total_sessions,
-            None if s.avg_completion is None else round(float(s.avg_completion), 1),
-            s.last_active.isoformat() if s.last_active else "",
+            student_id,
+            email,
+            name,
+            github,
+            sessions,
+            None if average is None else round(float(average), 1),
+            last_active.isoformat() if last_active else "",
         ]
-        for s in rows.iterator(chunk_size=2000)
+        for student_id, email, name, github, sessions, average, last_active in rows.values_list(
+            *STUDENTS_CSV_HEADER
+        ).iterator(chunk_size=2000)
     )
     return csv_response(filename="students.csv", header=STUDENTS_CSV_HEADER, rows=lines)
 

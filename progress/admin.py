@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from progress.models import StepProgress
 from progress.services import recalculate_session
+from workshop.admin import StudentOrTokenSearchMixin
 from workshop.admin_actions import deactivate_sessions, extend_sessions
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
@@ -140,7 +141,7 @@ SESSION_CSV_HEADER = [
 
 
 @admin.register(WorkshopSession)
-class WorkshopSessionAdmin(admin.ModelAdmin):
+class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = [
         "token",
         "student",
@@ -160,6 +161,7 @@ class WorkshopSessionAdmin(admin.ModelAdmin):
         CurrentStepFilter,
     ]
     search_fields = ["session_token", "student__student_email"]
+    token_key = "pk"
     ordering = ["-last_activity"]
     list_per_page = 50
     raw_id_fields = ["student"]
@@ -285,7 +287,7 @@ class WorkshopSessionAdmin(admin.ModelAdmin):
 # Step rows (read-only: they are written by the progress API)
 # ---------------------------------------------------------------------------------------
 @admin.register(StepProgress)
-class StepProgressAdmin(admin.ModelAdmin):
+class StepProgressAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = [
         "token",
         "student",

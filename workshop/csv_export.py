@@ -11,20 +11,25 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PREFIXES = frozenset("=+-@\t\r")
+# Rows per streamed chunk: one chunk per row made the response's per-chunk bookkeeping (and
+# a socket write each under gunicorn) cost more than the rows (docs/benchmarks.md).
+ROWS_PER_CHUNK = 500
 
 
 def safe_cell(value: Any) -> str:
     """The text of one CSV cell, defused if a spreadsheet would run it as a formula."""
+    # Called for every cell of 100,000-row exports: plain strings take the short path.
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    # Numbers are ours, not student input: a negative number stays a number.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return text
-    if text.startswith(_FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    if type(value) is str:
+        text = value
+    else:
+        text = str(value)
+        # Numbers are ours, not student input: a negative number stays a number.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return text
+    return "'" + text if text and text[0] in _FORMULA_PREFIXES else text
 
 
 class _Echo:
@@ -42,9 +47,14 @@ def csv_response(
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(header)
+        chunk = [writer.writerow(header)]
         for row in rows:
-            yield writer.writerow([safe_cell(value) for value in row])
+            chunk.append(writer.writerow([safe_cell(value) for value in row]))
+            if len(chunk) >= ROWS_PER_CHUNK:
+                yield "".join(chunk)
+                chunk = []
+        if chunk:
+            yield "".join(chunk)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

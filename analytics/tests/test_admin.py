@@ -77,6 +77,50 @@ def test_changelist_query_count_does_not_grow_with_rows(
     assert many == few
 
 
+SEARCHABLE_CHANGELISTS = [
+    "admin:workshop_workshopsession_changelist",
+    "admin:progress_stepprogress_changelist",
+    "admin:analytics_event_changelist",
+]
+
+
+def _search_fixture():
+    """Two students with a session each, a step row and an event per session."""
+    ada = WorkshopSessionFactory(
+        session_token="ws_alpha_0001", student=StudentFactory(student_email="ada@lovelace.org")
+    )
+    bob = WorkshopSessionFactory(
+        session_token="ws_bravo_0002", student=StudentFactory(student_email="bob@example.com")
+    )
+    for session in (ada, bob):
+        StepProgressFactory(session=session, step_number=1)
+        EventFactory(session=session)
+    return ada, bob
+
+
+@pytest.mark.parametrize("name", SEARCHABLE_CHANGELISTS)
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("LOVELACE", {"ws_alpha_0001"}),  # a substring of the email, any case
+        ("bravo_00", {"ws_bravo_0002"}),  # a substring of the token
+        ("ws_", {"ws_alpha_0001", "ws_bravo_0002"}),
+        ("ws_ example.com", {"ws_bravo_0002"}),  # every term must match
+        ("nobody", set()),
+    ],
+)
+def test_search_by_student_email_or_session_token(
+    staff_client, name, term, expected, django_assert_max_num_queries
+):
+    _search_fixture()
+    # The changelist's 4 to 6 queries plus one student and one session lookup per term.
+    with django_assert_max_num_queries(10):
+        response = staff_client.get(reverse(name), {"q": term})
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert {getattr(row, "session_id", None) or row.pk for row in rows} == expected
+
+
 def test_change_pages_query_counts_are_bounded(staff_client, django_assert_max_num_queries):
     populate(2)
     session = WorkshopSession.objects.first()

@@ -137,7 +137,14 @@ def test_spec_indexes_exist():
     assert columns_by_table == {
         "students": {"student_id", "student_email"},
         "sessions": {"session_token", "student_id", "last_activity", "is_active, expires_at"},
-        "step_progress": {"id", "session_token", "student_id", "session_token, step_number"},
+        # Beyond the spec: (step_number, time_spent, validation_passed) serves the funnel.
+        "step_progress": {
+            "id",
+            "session_token",
+            "student_id",
+            "session_token, step_number",
+            "step_number, time_spent, validation_passed",
+        },
         # Beyond the spec: (created_at, id) serves the dashboards' latest-events list.
         "events": {"id", "student_id", "session_token", "created_at, id"},
     }

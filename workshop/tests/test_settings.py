@@ -69,3 +69,14 @@ def test_development_key_is_used_only_in_debug():
     )
 
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_connections_run_without_jit():
+    """JIT compilation cost more than our queries themselves (docs/benchmarks.md)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

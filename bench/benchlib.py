@@ -1,0 +1,129 @@
+"""Shared plumbing of the bench/ scripts (not a test): scratch databases, Django set-up with
+production-like settings, timing, the machine's load and writing a section of
+docs/benchmarks.md.
+
+Scratch databases are always named wp_bench_*: the scripts create and drop only those.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+
+# Production settings (DEBUG off, manifest-less static files as in the tests), so templates
+# and middleware cost what they cost in production. Values the environment sets win.
+BENCH_ENV = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+    "FIELD_ENCRYPTION_KEYS": "bKjlPGK3nV2E0O1mRc0HoQbTR1K3Hr0S0xQvS8n8m8s=",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "WHITENOISE_USE_FINDERS": "true",
+    "DJANGO_ALLOWED_HOSTS": "testserver,localhost",
+    "DJANGO_LOG_LEVEL": "WARNING",
+}
+
+
+def database_url(name: str) -> str:
+    if not name.startswith("wp_bench_"):
+        raise SystemExit(f"scratch databases must be named wp_bench_*, not {name!r}")
+    return f"{SERVER_URL}/{name}"
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
+
+
+def database_exists(name: str) -> bool:
+    with _admin() as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+
+
+def recreate_database(name: str) -> str:
+    database_url(name)
+    with _admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url(name)
+
+
+def drop_database(name: str) -> None:
+    database_url(name)
+    with _admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(url: str) -> None:
+    """Point Django at `url` and set it up; call once, before importing models."""
+    os.environ["DATABASE_URL"] = url
+    for key, value in BENCH_ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workshop.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return out + ("+changes" if dirty else "")
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: the machine is shared with other work."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@dataclass(frozen=True)
+class Timing:
+    best: float
+    median: float
+
+    def ms(self) -> tuple[str, str]:
+        return f"{self.best * 1000:.0f}", f"{self.median * 1000:.0f}"
+
+
+def timed(action: Callable[[], object], *, runs: int) -> Timing:
+    """Best and median wall time of `runs` calls (after one untimed warm-up call)."""
+    action()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return Timing(best=min(samples), median=statistics.median(samples))
+
+
+def write_doc_section(heading: str, section: str) -> Path:
+    """Replace the section under `heading` (up to the next "## ") in docs/benchmarks.md, or
+    append it."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.DOTALL)
+    body = section.rstrip("\n")
+    text = (
+        # The match ends before the newline of the next heading: keep a blank line there.
+        pattern.sub(lambda _: body + "\n", text)
+        if pattern.search(text)
+        else text.rstrip("\n") + "\n\n" + body
+    )
+    path.write_text(text.rstrip("\n") + "\n")
+    return path
