@@ -10,7 +10,7 @@ DEMO_STUDENTS ?= 300
 # Used by `make test` when DATABASE_URL is unset and PostgreSQL answers on 127.0.0.1:5432.
 LOCAL_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/workshop_progress
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run test lint format install install-dev clean bench-smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ test: install-dev
 	  echo "make test: no PostgreSQL on 127.0.0.1:5432, using SQLite (PostgreSQL-only tests are skipped)"; \
 	fi; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Every benchmark at a tiny size, to keep the scripts working (needs PostgreSQL on
+# 127.0.0.1:5432; each builds and drops its own wp_bench_* database). Real runs: docs/benchmarks.md.
+bench-smoke: install-dev
+	$(PY) bench/bench_dashboards.py --smoke
+	$(PY) bench/bench_cleanup.py --smoke
+	$(PY) bench/bench_migrate_legacy.py --smoke
+	$(PY) bench/bench_export_memory.py --smoke
 
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
