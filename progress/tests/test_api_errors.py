@@ -1,7 +1,7 @@
 """The API's edges: every error in one shape, throttling, CORS, health, schema and docs."""
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
 from progress.api import messages
 from progress.api.exceptions import api_exception_handler
@@ -171,6 +171,30 @@ def test_health_answers_503_when_the_database_does_not(api, monkeypatch):
     monkeypatch.setattr(connection, "cursor", refuse)
 
     assert_error(api.get("/api/health"), 503, messages.DATABASE_UNAVAILABLE)
+
+
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_api_calls_answer_503_while_the_database_is_down(api, monkeypatch, error):
+    def refuse(*args, **kwargs):
+        raise error("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    body = {"sessionToken": "ws_outage_1", "stepNumber": 1}
+
+    post = api.post(URL, body, format="json")
+    get = api.get(URL, {"sessionToken": "ws_outage_1"})
+
+    assert_error(post, 503, messages.DATABASE_UNAVAILABLE)
+    assert_error(get, 503, messages.DATABASE_UNAVAILABLE)
+    assert post["Retry-After"] == "5"
+    monkeypatch.undo()
+    assert not WorkshopSession.objects.filter(pk="ws_outage_1").exists()
+
+
+@pytest.mark.postgres
+def test_connections_to_postgresql_give_up_after_the_connect_timeout():
+    # Without it a request waits on an unreachable server for the OS's TCP timeout (minutes).
+    assert connection.get_connection_params()["connect_timeout"] == 5
 
 
 def test_schema_describes_every_endpoint(api):
