@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -79,6 +79,30 @@ def recalculate_session(
         changes["last_activity"] = last_activity
     WorkshopSession.objects.filter(session_token=session_token).update(**changes)
     return result
+
+
+def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
+    """recalculate_session's numbers written by one UPDATE with correlated subqueries.
+
+    The progress POST's hot path: one round trip instead of an aggregate and an update, and
+    the same arithmetic (tests compare the two). completion_rate is the integer form of
+    completion_rate(): (200 * completed + 9) // 18, never above 100 since a session has at
+    most 9 step rows.
+    """
+    steps = StepProgress.objects.filter(session_id=OuterRef("pk")).order_by()
+    passed = steps.filter(validation_passed=True)
+
+    def total(rows, aggregate):
+        grouped = rows.values("session_id").annotate(value=aggregate).values("value")
+        return Coalesce(Subquery(grouped), 0)
+
+    completed = total(passed, Count("id"))
+    WorkshopSession.objects.filter(session_token=session_token).update(
+        completion_rate=(completed * 200 + TOTAL_STEPS) / (2 * TOTAL_STEPS),
+        total_time_spent=total(passed, Sum("time_spent")),
+        current_step=total(steps, Max("step_number")),
+        last_activity=last_activity,
+    )
 
 
 @dataclass(frozen=True)
@@ -292,7 +316,7 @@ def record_progress(
     if step is not None:
         write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-        recalculate_session(session_token=session.pk, last_activity=now)
+        _refresh_totals(session_token=session.pk, last_activity=now)
     elif not created:
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
     if events:
