@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from analytics.models import EVENT_STEP_KEY, EventType
 from analytics.services import NewEvent, move_session_events, record_event, record_events
+from progress import selectors
 from progress.models import StepProgress
 from workshop import services as workshop_services
 from workshop.errors import (
@@ -299,7 +300,12 @@ def record_progress(
     step: StepUpdate | None = None,
 ) -> WorkshopSession:
     """The progress POST: find or create the student and session, apply one step update,
-    recalculate the session and write the events, all in one transaction."""
+    recalculate the session and write the events, all in one transaction.
+
+    Returns the session as written, with its student and steps (progress.selectors), read
+    inside the transaction: a reply read after the commit could fail (the database going
+    away) and tell the client that a committed write did not happen.
+    """
     session, created = _open_session(
         session_token=session_token,
         email=email,
@@ -326,7 +332,7 @@ def record_progress(
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
     if events:
         record_events(events)
-    return session
+    return selectors.session_progress(session_token=session.pk)
 
 
 @transaction.atomic

@@ -3,6 +3,8 @@
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
+from analytics.models import Event
+from progress import selectors
 from progress.api import messages
 from progress.api.exceptions import api_exception_handler
 from workshop.models import WorkshopSession
@@ -189,6 +191,21 @@ def test_api_calls_answer_503_while_the_database_is_down(api, monkeypatch, error
     assert post["Retry-After"] == "5"
     monkeypatch.undo()
     assert not WorkshopSession.objects.filter(pk="ws_outage_1").exists()
+
+
+def test_a_post_whose_reply_cannot_be_read_writes_nothing(api, monkeypatch):
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The database goes away between the writes and the reply's read: the client is told
+    # 503, so the writes must not have been committed either.
+    monkeypatch.setattr(selectors, "session_progress", database_gone)
+
+    response = api.post(URL, {"sessionToken": "ws_outage_2", "stepNumber": 1}, format="json")
+
+    assert_error(response, 503, messages.DATABASE_UNAVAILABLE)
+    assert not WorkshopSession.objects.filter(pk="ws_outage_2").exists()
+    assert not Event.objects.exists()
 
 
 @pytest.mark.postgres
