@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from analytics.models import EVENT_STEP_KEY, EventType
 from analytics.services import NewEvent, move_session_events, record_event, record_events
+from progress import selectors
 from progress.models import StepProgress
 from workshop import services as workshop_services
 from workshop.errors import (
@@ -79,6 +80,35 @@ def recalculate_session(
         changes["last_activity"] = last_activity
     WorkshopSession.objects.filter(session_token=session_token).update(**changes)
     return result
+
+
+# recalculate_session's numbers in one statement: the progress POST's hot path saves a round
+# trip, and raw SQL because the ORM's Subquery form of it cost more CPU to compile (about
+# 0.7 ms a POST) than the round trip it saved. completion_rate is the integer form of
+# completion_rate(): (200 * completed + 9) / 18, never above 100 since a session has at most
+# 9 step rows. Tests compare the two for 0 to 9 passed steps; PostgreSQL and SQLite alike.
+_REFRESH_TOTALS_SQL = f"""
+UPDATE sessions SET
+  completion_rate = (200 * (SELECT COUNT(*) FROM step_progress
+                            WHERE session_token = %s AND validation_passed)
+                     + {TOTAL_STEPS}) / {2 * TOTAL_STEPS},
+  total_time_spent = (SELECT COALESCE(SUM(time_spent), 0) FROM step_progress
+                      WHERE session_token = %s AND validation_passed),
+  current_step = (SELECT COALESCE(MAX(step_number), 0) FROM step_progress
+                  WHERE session_token = %s),
+  last_activity = %s
+WHERE session_token = %s
+"""
+
+
+def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
+    field = WorkshopSession._meta.get_field("last_activity")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REFRESH_TOTALS_SQL,
+            [session_token] * 3
+            + [field.get_db_prep_value(last_activity, connection), session_token],
+        )
 
 
 @dataclass(frozen=True)
@@ -270,7 +300,12 @@ def record_progress(
     step: StepUpdate | None = None,
 ) -> WorkshopSession:
     """The progress POST: find or create the student and session, apply one step update,
-    recalculate the session and write the events, all in one transaction."""
+    recalculate the session and write the events, all in one transaction.
+
+    Returns the session as written, with its student and steps (progress.selectors), read
+    inside the transaction: a reply read after the commit could fail (the database going
+    away) and tell the client that a committed write did not happen.
+    """
     session, created = _open_session(
         session_token=session_token,
         email=email,
@@ -292,12 +327,12 @@ def record_progress(
     if step is not None:
         write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-        recalculate_session(session_token=session.pk, last_activity=now)
+        _refresh_totals(session_token=session.pk, last_activity=now)
     elif not created:
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
     if events:
         record_events(events)
-    return session
+    return selectors.session_progress(session_token=session.pk)
 
 
 @transaction.atomic

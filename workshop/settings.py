@@ -85,11 +85,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
-if "postgresql" in DATABASES["default"]["ENGINE"] and not env.bool("POSTGRES_JIT", default=False):
-    # PostgreSQL's JIT compiles a query whose estimated cost is high, and correlated
-    # subqueries estimate high: the stuck-students CSV spent 1.1 s compiling a 5 ms query.
-    # Our queries are short, so JIT never pays (docs/benchmarks.md).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Seconds to wait for PostgreSQL to accept a connection: while it is down or restarting,
+    # requests fail fast (the API answers 503) instead of hanging on the network.
+    _pg_options["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+    if not env.bool("POSTGRES_JIT", default=False):
+        # PostgreSQL's JIT compiles a query whose estimated cost is high, and correlated
+        # subqueries estimate high: the stuck-students CSV spent 1.1 s compiling a 5 ms query.
+        # Our queries are short, so JIT never pays (docs/benchmarks.md).
+        _pg_options["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # ------------------------------------------------------------------------------

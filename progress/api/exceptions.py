@@ -3,9 +3,10 @@
 
 Domain errors (workshop.errors.ApplicationError) carry their own message and status; DRF's
 exceptions (validation, parse, auth, 404, 405, 415, 429) are rendered by DRF's handler, which
-keeps headers such as Retry-After and WWW-Authenticate, and then reshaped here. Anything
-unexpected is logged (without the request body, which may hold secrets) and answered as a
-JSON 500.
+keeps headers such as Retry-After and WWW-Authenticate, and then reshaped here. A database
+that does not answer (down, restarting, connection lost) is a 503 the client may retry, never
+a 500: nothing was written, since every write owns its transaction. Anything unexpected is
+logged (without the request body, which may hold secrets) and answered as a JSON 500.
 """
 
 import logging
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,6 +27,9 @@ from workshop.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 NON_FIELD = "non_field_errors"
+# Seconds a client should wait before retrying while the database is unavailable: about what
+# a PostgreSQL restart takes.
+DATABASE_RETRY_AFTER = 5
 
 
 def error_body(message: str, fields: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
@@ -76,6 +81,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        set_rollback()
+        return Response(
+            error_body(messages.DATABASE_UNAVAILABLE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(messages.BODY_TOO_LARGE), status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)

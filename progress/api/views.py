@@ -195,7 +195,7 @@ class StudentProgressView(APIView):
             {
                 "success": True,
                 "message": messages.PROGRESS_UPDATED,
-                "progress": _progress(session.session_token),
+                "progress": session_body(session),
             }
         )
 

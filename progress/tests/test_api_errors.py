@@ -1,8 +1,10 @@
 """The API's edges: every error in one shape, throttling, CORS, health, schema and docs."""
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
+from analytics.models import Event
+from progress import selectors
 from progress.api import messages
 from progress.api.exceptions import api_exception_handler
 from workshop.models import WorkshopSession
@@ -171,6 +173,45 @@ def test_health_answers_503_when_the_database_does_not(api, monkeypatch):
     monkeypatch.setattr(connection, "cursor", refuse)
 
     assert_error(api.get("/api/health"), 503, messages.DATABASE_UNAVAILABLE)
+
+
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_api_calls_answer_503_while_the_database_is_down(api, monkeypatch, error):
+    def refuse(*args, **kwargs):
+        raise error("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    body = {"sessionToken": "ws_outage_1", "stepNumber": 1}
+
+    post = api.post(URL, body, format="json")
+    get = api.get(URL, {"sessionToken": "ws_outage_1"})
+
+    assert_error(post, 503, messages.DATABASE_UNAVAILABLE)
+    assert_error(get, 503, messages.DATABASE_UNAVAILABLE)
+    assert post["Retry-After"] == "5"
+    monkeypatch.undo()
+    assert not WorkshopSession.objects.filter(pk="ws_outage_1").exists()
+
+
+def test_a_post_whose_reply_cannot_be_read_writes_nothing(api, monkeypatch):
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The database goes away between the writes and the reply's read: the client is told
+    # 503, so the writes must not have been committed either.
+    monkeypatch.setattr(selectors, "session_progress", database_gone)
+
+    response = api.post(URL, {"sessionToken": "ws_outage_2", "stepNumber": 1}, format="json")
+
+    assert_error(response, 503, messages.DATABASE_UNAVAILABLE)
+    assert not WorkshopSession.objects.filter(pk="ws_outage_2").exists()
+    assert not Event.objects.exists()
+
+
+@pytest.mark.postgres
+def test_connections_to_postgresql_give_up_after_the_connect_timeout():
+    # Without it a request waits on an unreachable server for the OS's TCP timeout (minutes).
+    assert connection.get_connection_params()["connect_timeout"] == 5
 
 
 def test_schema_describes_every_endpoint(api):

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from progress.services import completion_rate, recalculate_session
+from progress.services import StepUpdate, completion_rate, recalculate_session, record_progress
 from progress.tests.factories import StepProgressFactory
 from workshop.models import WorkshopSession
 from workshop.tests.factories import WorkshopSessionFactory
@@ -92,3 +92,29 @@ def test_python_and_sql_recalculation_agree(passed_steps):
         sql_session.total_time_spent,
     )
     assert python_session.total_time_spent == sum(n * 61 for n in passed_steps)
+
+
+@pytest.mark.parametrize("passed", range(10))
+def test_record_progress_writes_the_totals_recalculate_session_computes(passed):
+    # record_progress refreshes the totals in one UPDATE of its own (a round trip less per
+    # POST); it must agree with recalculate_session for every number of passed steps.
+    session = WorkshopSessionFactory(current_step=0, completion_rate=0, total_time_spent=0)
+    for number in range(1, 9):
+        StepProgressFactory(
+            session=session,
+            student=session.student,
+            step_number=number,
+            validation_passed=number <= passed,
+            time_spent=10 * number,
+        )
+    step = StepUpdate(step_number=9, completed=passed == 9, time_spent=7)
+
+    record_progress(session_token=session.pk, step=step)
+
+    written = WorkshopSession.objects.values_list(
+        "completion_rate", "total_time_spent", "current_step"
+    ).get(pk=session.pk)
+    totals = recalculate_session(session_token=session.pk)
+    expected_time = sum(10 * n for n in range(1, min(passed, 8) + 1)) + (7 if passed == 9 else 0)
+    assert written == (totals.completion_rate, totals.total_time_spent, totals.current_step)
+    assert written == (completion_rate(passed), expected_time, 9)
