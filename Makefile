@@ -44,13 +44,16 @@ test: install-dev
 	fi; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Every benchmark at a tiny size, to keep the scripts working (needs PostgreSQL on
-# 127.0.0.1:5432; each builds and drops its own wp_bench_* database). Real runs: docs/benchmarks.md.
+# Every benchmark at a tiny size, to keep the scripts working (needs PostgreSQL and Redis on
+# 127.0.0.1, and wrk; each builds its own scratch database). Real runs: docs/benchmarks.md.
 bench-smoke: install-dev
 	$(PY) bench/bench_dashboards.py --smoke
 	$(PY) bench/bench_cleanup.py --smoke
 	$(PY) bench/bench_migrate_legacy.py --smoke
 	$(PY) bench/bench_export_memory.py --smoke
+	$(PY) bench/bench_api.py --smoke
+	$(PY) bench/resilience.py fuzz --smoke
+	$(PY) bench/resilience.py worker-kill --smoke
 
 lint: install-dev
 	$(VENV)/bin/ruff format --check .
