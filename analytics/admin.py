@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from analytics.models import Event
 from analytics.student_data import STUDENT_DATA_ACTIONS
 from progress.admin import short_token
-from workshop.admin import StudentOrTokenSearchMixin, WorkshopSessionInline
+from workshop.admin import ReadOnlyAdminMixin, StudentOrTokenSearchMixin, WorkshopSessionInline
 from workshop.models import Student
 
 
@@ -72,7 +72,7 @@ class StudentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = ["created_at", "event_type", "student", "token", "step"]
     list_filter = ["event_type", "created_at"]
     list_select_related = ["student", "session"]
@@ -83,15 +83,6 @@ class EventAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_per_page = 100
     # A COUNT(*) over millions of events on every page view buys nothing here.
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="session", ordering="session_id")
     def token(self, obj: Event) -> str:

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from progress.models import StepProgress
 from progress.services import recalculate_session
-from workshop.admin import StudentOrTokenSearchMixin
+from workshop.admin import ReadOnlyAdminMixin, StudentOrTokenSearchMixin
 from workshop.admin_actions import deactivate_sessions, extend_sessions
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
@@ -287,7 +287,7 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
 # Step rows (read-only: they are written by the progress API)
 # ---------------------------------------------------------------------------------------
 @admin.register(StepProgress)
-class StepProgressAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
+class StepProgressAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = [
         "token",
         "student",
@@ -306,15 +306,6 @@ class StepProgressAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     ordering = ["-id"]
     list_per_page = 100
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="session", ordering="session_id")
     def token(self, obj: StepProgress) -> str:

@@ -39,6 +39,20 @@ class WorkshopSessionInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdminMixin:
+    """For rows only the application writes (step progress, the event log): instructors look,
+    nobody edits, adds or deletes them by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class StudentOrTokenSearchMixin:
     """Admin search of a table keyed by student and session (sessions, step rows, events):
     each term matches a substring of the student's email or of the session token.

@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
-from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
+from workshop.models import (
+    SESSION_CONFIG_JSON_FIELDS,
+    SESSION_CONFIG_TEXT_FIELDS,
+    Student,
+    WorkshopSession,
+    anonymous_email,
+    normalize_email,
+)
 
 # `ws_` plus 32 bytes from `secrets` (256 bits, URL-safe): far beyond guessing.
 SESSION_TOKEN_PREFIX = "ws_"
@@ -26,22 +33,7 @@ SESSION_TOKEN_BYTES = 32
 
 # Configuration columns a client may write (PATCH /api/sessions/<token>), besides the secret.
 CONFIGURATION_FIELDS = frozenset(
-    {
-        "use_case_description",
-        "call_direction",
-        "selected_phone_number",
-        "tts_provider",
-        "selected_voice",
-        "system_prompt",
-        "ivr_greeting",
-        "tools",
-        "voice_settings",
-        "websocket_url",
-        "codespace_url",
-        "github_repo_url",
-        "railway_url",
-        "demo_mode",
-    }
+    {*SESSION_CONFIG_TEXT_FIELDS, *SESSION_CONFIG_JSON_FIELDS, "demo_mode"}
 )
 SECRET_FIELD = "openai_api_key"
 

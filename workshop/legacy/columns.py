@@ -7,24 +7,14 @@ field lists the columns it may come from, first found wins.
 
 from dataclasses import dataclass
 
+from workshop.models import SESSION_CONFIG_TEXT_FIELDS
+
 STUDENTS_TABLE = "workshop_students"
 SESSIONS_TABLE = "workshop_sessions"
 CONFIGS_TABLE = "student_configs"
 
 # Session configuration columns copied as text (shape D and student_configs).
-CONFIG_TEXT_FIELDS = (
-    "use_case_description",
-    "call_direction",
-    "selected_phone_number",
-    "tts_provider",
-    "selected_voice",
-    "system_prompt",
-    "ivr_greeting",
-    "websocket_url",
-    "codespace_url",
-    "github_repo_url",
-    "railway_url",
-)
+CONFIG_TEXT_FIELDS = SESSION_CONFIG_TEXT_FIELDS
 JSON_FIELDS = ("exercises", "bug_reports", "tools", "voice_settings")
 
 # Every field read from any legacy table, all staged as text. Twilio secrets (auth_token,
