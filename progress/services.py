@@ -352,9 +352,13 @@ def start_session(
     return session
 
 
+@transaction.atomic
 def configure_session(*, session_token: str, changes: Mapping[str, Any]) -> WorkshopSession:
-    """PATCH /api/sessions/<token>: only the given configuration fields change."""
-    return workshop_services.update_configuration(session_token=session_token, changes=changes)
+    """PATCH /api/sessions/<token>: only the given configuration fields change.
+
+    Returns the session as written, read inside the transaction (see record_progress)."""
+    workshop_services.update_configuration(session_token=session_token, changes=changes)
+    return selectors.session_progress(session_token=session_token)
 
 
 @transaction.atomic
@@ -382,7 +386,9 @@ def record_deployment(
 ) -> WorkshopSession:
     """A deployment attempt of a step: deployment_success (the URL becomes the step's
     deployment_url, creating the step's row when the step was never touched) or
-    deployment_failure (nothing else changes)."""
+    deployment_failure (nothing else changes).
+
+    Returns the session as written, read inside the transaction (see record_progress)."""
     session = workshop_services.lock_open_session(session_token=session_token)
     data: dict[str, Any] = {EVENT_STEP_KEY: step_number, "url": url}
     updated = 0
@@ -412,4 +418,4 @@ def record_deployment(
         session_token=session.pk,
         data=data,
     )
-    return session
+    return selectors.session_progress(session_token=session.pk)

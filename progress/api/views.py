@@ -236,8 +236,8 @@ class SessionDetailView(APIView):
         token = _session_token(token)
         body = SessionConfigurationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.configure_session(session_token=token, changes=body.changes())
-        return Response({"success": True, "progress": _progress(token)})
+        session = services.configure_session(session_token=token, changes=body.changes())
+        return Response({"success": True, "progress": session_body(session)})
 
 
 class BugReportsView(APIView):
@@ -267,7 +267,7 @@ class DeploymentsView(APIView):
         body = DeploymentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        services.record_deployment(
+        session = services.record_deployment(
             session_token=token,
             step_number=data["stepNumber"],
             url=data["url"],
@@ -278,7 +278,7 @@ class DeploymentsView(APIView):
             {
                 "success": True,
                 "eventType": "deployment_success" if data["success"] else "deployment_failure",
-                "progress": _progress(token),
+                "progress": session_body(session),
             },
             status=status.HTTP_201_CREATED,
         )

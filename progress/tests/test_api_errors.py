@@ -7,7 +7,9 @@ from analytics.models import Event
 from progress import selectors
 from progress.api import messages
 from progress.api.exceptions import api_exception_handler
+from progress.models import StepProgress
 from workshop.models import WorkshopSession
+from workshop.tests.factories import WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +207,31 @@ def test_a_post_whose_reply_cannot_be_read_writes_nothing(api, monkeypatch):
 
     assert_error(response, 503, messages.DATABASE_UNAVAILABLE)
     assert not WorkshopSession.objects.filter(pk="ws_outage_2").exists()
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("", {"systemPrompt": "Be brief."}),
+        ("/deployments", {"stepNumber": 4, "url": "https://app.example.com", "success": True}),
+    ],
+)
+def test_a_session_write_whose_reply_cannot_be_read_writes_nothing(api, monkeypatch, path, body):
+    session = WorkshopSessionFactory()
+
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(selectors, "session_progress", database_gone)
+    send = api.patch if path == "" else api.post
+
+    response = send(f"/api/sessions/{session.pk}{path}", body, format="json")
+
+    assert_error(response, 503, messages.DATABASE_UNAVAILABLE)
+    session.refresh_from_db()
+    assert session.system_prompt is None
+    assert not StepProgress.objects.exists()
     assert not Event.objects.exists()
 
 
