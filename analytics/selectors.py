@@ -280,9 +280,6 @@ def _funnel_counts(rows: QuerySet) -> dict[int, tuple[int, int, float | None, fl
         }
 
 
-FUNNEL_KINDS = ("started", "completed", "dropped")
-
-
 def funnel_sessions(
     filters: DashboardFilters, *, step_number: int, kind: str
 ) -> QuerySet[StepProgress]:

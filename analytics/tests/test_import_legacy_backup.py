@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from analytics.models import Event, EventType
+from analytics.tests.helpers import row_counts
 from analytics.tests.legacy_tables import SHAPE_A, insert
-from progress.models import StepProgress
 from workshop.legacy.identity import anonymous_key, derived_token
 from workshop.models import Student, WorkshopSession, anonymous_email
 
@@ -107,25 +107,11 @@ def test_backup_items_become_students_sessions_steps_and_events(tmp_path):
 def test_importing_twice_changes_nothing(tmp_path):
     path = write_backup(tmp_path)
     run(str(path))
-    counts = (
-        Student.objects.count(),
-        WorkshopSession.objects.count(),
-        StepProgress.objects.count(),
-        Event.objects.count(),
-    )
+    counts = row_counts()
 
     out = run(str(path))
 
-    assert (
-        counts
-        == (
-            Student.objects.count(),
-            WorkshopSession.objects.count(),
-            StepProgress.objects.count(),
-            Event.objects.count(),
-        )
-        == (3, 4, 3, 4)
-    )
+    assert counts == row_counts() == (3, 4, 3, 4)
     assert "Nothing to migrate" in out
 
 

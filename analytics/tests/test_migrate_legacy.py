@@ -11,6 +11,7 @@ from django.db import connection
 
 from analytics import legacy_migration
 from analytics.models import Event, EventType
+from analytics.tests.helpers import row_counts
 from analytics.tests.legacy_tables import (
     LEGACY_KEY_HEX,
     SHAPE_A,
@@ -208,25 +209,11 @@ def test_tables_are_renamed_with_a_timestamp_not_dropped(shape_a):
 
 def test_second_run_adds_nothing_and_says_so(shape_a):
     migrate("--keep-tables")
-    counts = (
-        Student.objects.count(),
-        WorkshopSession.objects.count(),
-        StepProgress.objects.count(),
-        Event.objects.count(),
-    )
+    counts = row_counts()
 
     out = migrate("--keep-tables")
 
-    assert (
-        counts
-        == (
-            Student.objects.count(),
-            WorkshopSession.objects.count(),
-            StepProgress.objects.count(),
-            Event.objects.count(),
-        )
-        == (6, 8, 9, 8)
-    )
+    assert counts == row_counts() == (6, 8, 9, 8)
     assert "8 already migrated (left alone), 0 created" in out
     assert "Nothing to migrate" in out
     assert table_exists("workshop_students")
@@ -268,12 +255,7 @@ def test_failure_in_the_last_phase_leaves_everything_unchanged(shape_a, monkeypa
     with pytest.raises(CommandError, match="nothing was changed: disk full"):
         migrate()
 
-    assert (
-        Student.objects.count(),
-        WorkshopSession.objects.count(),
-        StepProgress.objects.count(),
-        Event.objects.count(),
-    ) == (0, 0, 0, 0)
+    assert row_counts() == (0, 0, 0, 0)
     assert sql("SELECT count(*) FROM workshop_students") == [(10,)]
     # A failed run does not block the next one (the old service refused to run again).
     monkeypatch.undo()
@@ -295,12 +277,7 @@ def test_database_error_half_way_rolls_everything_back(shape_a):
     with pytest.raises(CommandError, match=r"nothing was changed: .*events are read-only today"):
         migrate()
 
-    assert (
-        Student.objects.count(),
-        WorkshopSession.objects.count(),
-        StepProgress.objects.count(),
-        Event.objects.count(),
-    ) == (0, 0, 0, 0)
+    assert row_counts() == (0, 0, 0, 0)
     assert table_exists("workshop_students")
 
 
