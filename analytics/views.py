@@ -18,6 +18,7 @@ from analytics import selectors
 from analytics.forms import DashboardFilterForm, StuckForm, StudentListForm
 from workshop.csv_export import csv_response
 from workshop.models import Student
+from workshop.runs import runs_visible_to
 from workshop.steps import STEPS, get_step
 
 PAGE_SIZE = 50
@@ -36,7 +37,8 @@ class _BadQuery(Exception):
 def _bind(request: HttpRequest, *form_classes):
     """The filter form plus the page's own forms, bound to the query string; raises
     _BadQuery when any of them is invalid."""
-    forms = [cls(request.GET) for cls in (DashboardFilterForm, *form_classes)]
+    forms = [DashboardFilterForm(request.GET, user=request.user)]
+    forms += [cls(request.GET) for cls in form_classes]
     if not all(form.is_valid() for form in forms):
         raise _BadQuery(forms)
     return forms
@@ -409,12 +411,18 @@ def student(request: HttpRequest, student_id) -> HttpResponse:
     """One student: sessions, nine steps each, bug reports and the event timeline."""
     (filter_form,) = _bind(request)
     record = get_object_or_404(Student, student_id=student_id)
+    filters = filter_form.filters()
+    timeline = selectors.student_timeline(record, filters)
+    if not timeline.sessions and not request.user.is_superuser:
+        # Instructors see students of their runs only.
+        raise Http404("no such student in your runs")
     return render(
         request,
         "analytics/student.html",
         {
             "filter_form": filter_form,
-            "timeline": selectors.student_timeline(record, filter_form.filters()),
+            "timeline": timeline,
+            "runs": list(runs_visible_to(request.user)),
             "timeline_limit": selectors.TIMELINE_EVENTS_LIMIT,
             "steps": STEPS,
         },

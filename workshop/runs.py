@@ -80,12 +80,19 @@ def runs_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workshop
 def default_run_for(user, now: dt.datetime | None = None) -> WorkshopRun | None:
     """The run a page shows when none is chosen: the visible run in progress now, else the
     visible run that started last (before now), else None."""
+    return pick_default_run(list(runs_visible_to(user)), now)
+
+
+def pick_default_run(runs: list[WorkshopRun], now: dt.datetime | None = None):
+    """default_run_for over runs already loaded (the dashboards list them anyway)."""
     now = now or timezone.now()
-    visible = runs_visible_to(user)
-    return (
-        current_run(now, runs=visible)
-        or visible.filter(starts_at__lte=now).order_by("-starts_at", "-pk").first()
+    started = sorted(
+        (run for run in runs if run.starts_at <= now),
+        key=lambda run: (run.starts_at, run.pk),
+        reverse=True,
     )
+    in_progress = [run for run in started if now < run.ends_at]
+    return (in_progress or started or [None])[0]
 
 
 def runs_ended_between(start: dt.datetime, end: dt.datetime) -> QuerySet[WorkshopRun]:

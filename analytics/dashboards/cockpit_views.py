@@ -1,0 +1,223 @@
+"""The instructors' cockpit for a live run: the help queue (its page, the fragment that the
+page polls, and its actions) and moving a session to another run.
+
+Reads go through the dashboards' filters (so the run scoping is the same as every page's);
+writes are POSTs that call a service and redirect back (they work without JavaScript).
+"""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from analytics import help_queue as help_services
+from analytics.dashboards import class_grid
+from analytics.dashboards import help_queue as queue
+from analytics.views import _bind, dashboard_view
+from workshop import runs
+from workshop.bug_reports import close_bug_report
+from workshop.errors import NotFoundError
+from workshop.models import WorkshopSession
+from workshop.run_services import move_session_to_run
+from workshop.steps import STEPS
+
+# The queue's page polls its fragment this often: a new signal shows within it (the issue
+# asks for 5 s at most).
+QUEUE_REFRESH_SECONDS = 3
+
+
+class QueueForm(forms.Form):
+    idle = forms.TypedChoiceField(
+        choices=[(m, f"{m} min") for m in queue.THRESHOLD_CHOICES],
+        coerce=int,
+        required=False,
+        label="Stalled after",
+    )
+
+    def threshold(self) -> dt.timedelta:
+        minutes = self.cleaned_data.get("idle") or queue.DEFAULT_THRESHOLD_MINUTES
+        return dt.timedelta(minutes=minutes)
+
+
+def _queue_context(request: HttpRequest) -> dict:
+    filter_form, queue_form = _bind(request, QueueForm)
+    now = timezone.now()
+    rows = queue.help_queue(filter_form.filters(now), threshold=queue_form.threshold(), now=now)
+    return {
+        "filter_form": filter_form,
+        "queue_form": queue_form,
+        "rows": rows,
+        "limit": queue.QUEUE_LIMIT,
+        "refreshed_at": now,
+        "back": request.get_full_path(),
+    }
+
+
+@dashboard_view
+def help_queue(request: HttpRequest) -> HttpResponse:
+    """Who needs an instructor now, refreshing itself every few seconds."""
+    context = _queue_context(request)
+    query = request.GET.urlencode()
+    live_url = reverse("dashboard:help-queue-live")
+    context["live_url"] = f"{live_url}?{query}" if query else live_url
+    context["refresh_seconds"] = QUEUE_REFRESH_SECONDS
+    return render(request, "analytics/help_queue.html", context)
+
+
+@dashboard_view
+def help_queue_live(request: HttpRequest) -> HttpResponse:
+    context = _queue_context(request)
+    # Actions on the fragment return to the page, not to the fragment.
+    context["back"] = reverse("dashboard:help-queue") + (
+        f"?{request.GET.urlencode()}" if request.GET else ""
+    )
+    return render(request, "analytics/_help_queue_rows.html", context)
+
+
+def visible_session(request: HttpRequest, session_token: str) -> WorkshopSession:
+    """The session, if it belongs to a run the user sees (superusers: any); else 404."""
+    session = get_object_or_404(WorkshopSession.objects.select_related("student"), pk=session_token)
+    if not request.user.is_superuser:
+        run = runs.run_for_session(session)
+        if run is None or not runs.runs_visible_to(request.user).filter(pk=run.pk).exists():
+            raise Http404("no such session in your runs")
+    return session
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("dashboard:help-queue")
+    return HttpResponseRedirect(target or reverse("dashboard:help-queue"))
+
+
+@require_POST
+@dashboard_view
+def claim(request: HttpRequest, session_token: str) -> HttpResponse:
+    session = visible_session(request, session_token)
+    help_services.claim_session(session=session, user=request.user)
+    return _back(request)
+
+
+@require_POST
+@dashboard_view
+def release(request: HttpRequest, session_token: str) -> HttpResponse:
+    session = visible_session(request, session_token)
+    help_services.release_session(session=session)
+    return _back(request)
+
+
+@require_POST
+@dashboard_view
+def resolve(request: HttpRequest, session_token: str) -> HttpResponse:
+    session = visible_session(request, session_token)
+    help_services.resolve_session(session=session, user=request.user)
+    messages.success(request, f"Resolved: {session.student}. It comes back on a new signal.")
+    return _back(request)
+
+
+@require_POST
+@dashboard_view
+def close_report(request: HttpRequest, session_token: str, report_id: str) -> HttpResponse:
+    session = visible_session(request, session_token)
+    try:
+        close_bug_report(
+            session_token=session.pk, report_id=report_id, closed_by=request.user.get_username()
+        )
+    except NotFoundError:
+        raise Http404("no such bug report") from None
+    return _back(request)
+
+
+@require_POST
+@dashboard_view
+def move_session(request: HttpRequest, session_token: str) -> HttpResponse:
+    """Put a session in another of the user's runs (from the student page)."""
+    session = visible_session(request, session_token)
+    try:
+        run_id = int(request.POST.get("run", ""))
+    except ValueError:
+        return render(
+            request,
+            "analytics/bad_request.html",
+            {"errors": [("Run", "Choose a run to move the session to.")]},
+            status=400,
+        )
+    run = runs.runs_visible_to(request.user).filter(pk=run_id).first()
+    if run is None:
+        return render(
+            request,
+            "analytics/bad_request.html",
+            {"errors": [("Run", "No such run among yours.")]},
+            status=400,
+        )
+    move_session_to_run(session=session, run=run, moved_by=request.user)
+    messages.success(request, f"Session moved to {run}.")
+    return _back(request)
+
+
+# ---------------------------------------------------------------------------------------
+# Class grid
+# ---------------------------------------------------------------------------------------
+class GridForm(forms.Form):
+    sort = forms.CharField(required=False, max_length=40)
+    idle = QueueForm.base_fields["idle"]
+
+    def threshold(self) -> dt.timedelta:
+        minutes = self.cleaned_data.get("idle") or queue.DEFAULT_THRESHOLD_MINUTES
+        return dt.timedelta(minutes=minutes)
+
+
+GRID_COLUMNS = [
+    ("student", "Student"),
+    ("progress", "Done"),
+    ("step", "Step"),
+    ("last_active", "Last active"),
+]
+
+
+@dashboard_view
+def grid(request: HttpRequest) -> HttpResponse:
+    """One row per student of the run, one cell per step, sortable."""
+    filter_form, grid_form = _bind(request, GridForm)
+    now = timezone.now()
+    filters = filter_form.filters(now)
+    sort = grid_form.cleaned_data.get("sort") or class_grid.DEFAULT_GRID_SORT
+    if sort.lstrip("-") not in class_grid.GRID_SORTS:
+        sort = class_grid.DEFAULT_GRID_SORT
+    page_obj, rows = class_grid.grid_page(
+        filters,
+        sort=sort,
+        page=request.GET.get("page"),
+        stuck_after=grid_form.threshold(),
+        now=now,
+    )
+    headers = []
+    for key, label in GRID_COLUMNS:
+        active = sort.lstrip("-") == key
+        descending = sort.startswith("-")
+        query = request.GET.copy()
+        query["sort"] = ("" if descending else "-") + key if active else key
+        query.pop("page", None)
+        headers.append(
+            {"label": label, "query": query.urlencode(), "active": active, "descending": descending}
+        )
+    return render(
+        request,
+        "analytics/grid.html",
+        {
+            "filter_form": filter_form,
+            "grid_form": grid_form,
+            "headers": headers,
+            "steps": STEPS,
+            "rows": rows,
+            "page_obj": page_obj,
+            "not_started": class_grid.roster_not_started(filter_form.selected_run, filters),
+        },
+    )
