@@ -297,9 +297,9 @@ def two_runs(run, other_run):
     return mine, theirs
 
 
+@pytest.mark.usefixtures("two_runs")
 @pytest.mark.parametrize("name", SCOPED_PAGES)
-def test_an_instructor_sees_only_the_runs_assigned(client, instructor, two_runs, name):
-    mine, theirs = two_runs
+def test_an_instructor_sees_only_the_runs_assigned(client, instructor, name):
     client.force_login(instructor)
     text = body(client.get(reverse(name), {"threshold": "1h"}))
     assert "Mina Mine" in text
