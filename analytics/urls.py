@@ -19,6 +19,7 @@ urlpatterns = [
         name="help-close-report",
     ),
     path("grid/", cockpit_views.grid, name="grid"),
+    path("report/", cockpit_views.run_report, name="run-report"),
     path("sessions/<str:session_token>/move/", cockpit_views.move_session, name="session-move"),
     path("", views.overview, name="overview"),
     path("live/", views.overview_live, name="overview-live"),

@@ -18,7 +18,6 @@ from analytics import selectors
 from analytics.forms import DashboardFilterForm, StuckForm, StudentListForm
 from workshop.csv_export import csv_response
 from workshop.models import Student
-from workshop.runs import runs_visible_to
 from workshop.steps import STEPS, get_step
 
 PAGE_SIZE = 50
@@ -422,7 +421,7 @@ def student(request: HttpRequest, student_id) -> HttpResponse:
         {
             "filter_form": filter_form,
             "timeline": timeline,
-            "runs": list(runs_visible_to(request.user)),
+            "runs": filter_form.runs,
             "timeline_limit": selectors.TIMELINE_EVENTS_LIMIT,
             "steps": STEPS,
         },

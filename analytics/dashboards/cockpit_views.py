@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from analytics import help_queue as help_services
 from analytics.dashboards import class_grid
 from analytics.dashboards import help_queue as queue
+from analytics.dashboards import run_report as run_report_selectors
 from analytics.views import _bind, dashboard_view
 from workshop import runs
 from workshop.bug_reports import close_bug_report
@@ -221,3 +222,61 @@ def grid(request: HttpRequest) -> HttpResponse:
             "not_started": class_grid.roster_not_started(filter_form.selected_run, filters),
         },
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Run report: time and trouble per step, and the comparison with earlier runs
+# ---------------------------------------------------------------------------------------
+ACTIVITY_WIDTH, ACTIVITY_HEIGHT = 900, 180
+
+
+def _activity_chart(report) -> dict:
+    """Geometry of the activity SVG: one bar per 5 minutes (active students), scaled."""
+    buckets = report.activity
+    peak = report.activity_peak or 1
+    slot = ACTIVITY_WIDTH / max(len(buckets), 1)
+    plot = ACTIVITY_HEIGHT - 30
+    bars = [
+        {
+            "x": round(i * slot, 1),
+            "w": round(max(slot - 1, 1), 1),
+            "h": round(plot * b.students / peak, 1),
+            "y": round(plot - plot * b.students / peak, 1),
+            "bucket": b,
+        }
+        for i, b in enumerate(buckets)
+    ]
+    every = max(1, len(buckets) // 8)
+    labels = [
+        {"x": round(i * slot, 1), "text": timezone.localtime(b.start).strftime("%H:%M")}
+        for i, b in enumerate(buckets)
+        if i % every == 0
+    ]
+    return {
+        "width": ACTIVITY_WIDTH,
+        "height": ACTIVITY_HEIGHT,
+        "baseline": plot,
+        "bars": bars,
+        "labels": labels,
+        "label_y": ACTIVITY_HEIGHT - 10,
+    }
+
+
+@dashboard_view
+def run_report(request: HttpRequest) -> HttpResponse:
+    """Activity, time on step, errors, feedback and the funnel against earlier runs."""
+    (filter_form,) = _bind(request)
+    filters = filter_form.filters()
+    context = {"filter_form": filter_form, "report": None}
+    run = filter_form.selected_run
+    if run is not None:
+        previous = [
+            other
+            for other in filter_form.runs
+            if other.starts_at < run.starts_at and other.pk != run.pk
+        ]
+        previous.sort(key=lambda other: other.starts_at, reverse=True)
+        report = run_report_selectors.run_report(filters, previous_runs=previous)
+        context["report"] = report
+        context["chart"] = _activity_chart(report)
+    return render(request, "analytics/run_report.html", context)

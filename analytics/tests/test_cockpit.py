@@ -374,3 +374,85 @@ def test_the_funnel_counts_only_the_chosen_run(client, instructor, django_user_m
     client.force_login(boss)
     assert funnel_started_at_step_2(client) == "1"
     assert funnel_started_at_step_2(client, run="all") == "2"
+
+
+# ---------------------------------------------------------------------------------------
+# Run report
+# ---------------------------------------------------------------------------------------
+def test_percentile_interpolates_like_percentile_cont():
+    from analytics.dashboards.run_report import percentile
+
+    assert percentile([], 0.5) is None
+    assert percentile([10], 0.9) == 10.0
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert percentile([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.9) == 90.0
+
+
+def test_the_run_report_groups_errors_ratings_and_times(client, run, instructor):
+    a, b = stalled(20, step=2), stalled(20, step=2)
+    for session in (a, b):
+        EventFactory(
+            session=session,
+            event_type=EventType.DEPLOYMENT_FAILURE,
+            event_data={"stepNumber": 2, "error": "port in use"},
+            created_at=timezone.now() - dt.timedelta(minutes=30),
+        )
+    WorkshopSession.objects.filter(pk=a.pk).update(
+        bug_reports=[{"id": "1", "description": "cannot log in", "step": 1}]
+    )
+    EventFactory(
+        session=a, event_type="feedback_submitted", event_data={"rating": 4, "message": "Great"}
+    )
+    EventFactory(session=b, event_type="feedback_submitted", event_data={"rating": 2})
+    client.force_login(instructor)
+    reply = client.get(reverse("dashboard:run-report"))
+    assert reply.status_code == 200
+    report = reply.context["report"]
+    assert report.errors[0].kind == "failed deployment"
+    assert (report.errors[0].step_number, report.errors[0].count) == (2, 2)
+    assert report.errors[1].text == "cannot log in"
+    assert (report.rating_average, report.rating_count, report.comments) == (3.0, 2, ["Great"])
+    step2 = report.step_times[1]
+    assert (step2.rows, step2.p50, step2.p90) == (2, 300.0, 300.0)
+    # Two failures half an hour ago, two ratings now: two buckets of two students each.
+    assert sum(bucket.events for bucket in report.activity) == 4
+    assert [b.students for b in report.activity if b.students] == [2, 2]
+    assert report.activity_peak == 2
+
+
+def test_the_run_report_names_the_step_that_got_worse(client, run, other_run, instructor):
+    other_run.instructors.add(instructor)
+
+    def session_in(target, steps_done: int, *, step_two_passed: bool):
+        session = WorkshopSessionFactory(started_at=target.starts_at + dt.timedelta(minutes=5))
+        StepProgressFactory(session=session, step_number=1, validation_passed=True)
+        StepProgressFactory(session=session, step_number=2, validation_passed=step_two_passed)
+
+    for _ in range(2):
+        session_in(other_run, 2, step_two_passed=True)
+        session_in(run, 2, step_two_passed=False)
+    client.force_login(instructor)
+    reply = client.get(reverse("dashboard:run-report"))
+    assert reply.status_code == 200
+    report = reply.context["report"]
+    assert report.compared_runs == [other_run]
+    assert (report.worst_step.step_number, report.worst_step.delta) == (2, -100.0)
+    assert "Got worse: step 2" in body(reply)
+
+
+def test_the_run_report_runs_a_fixed_number_of_queries(
+    client, run, other_run, instructor, django_assert_max_num_queries
+):
+    other_run.instructors.add(instructor)
+    client.force_login(instructor)
+    stalled(20)
+    # auth (2), runs (1), funnel (1), feedback (1), activity (1), step times (1), bug
+    # reports (1), error events (1), one funnel per compared run (1 here)
+    with django_assert_max_num_queries(10):
+        reply = client.get(reverse("dashboard:run-report"))
+    assert reply.status_code == 200
+    for _ in range(6):
+        stalled(20, bug_reports=[{"id": "x", "description": "d"}])
+    with django_assert_max_num_queries(10):
+        reply = client.get(reverse("dashboard:run-report"))
+    assert reply.context["report"].step_times[2].rows == 7
