@@ -160,6 +160,9 @@ def _funnel_chart(steps: list[selectors.FunnelStep]) -> dict:
             {
                 "step": step,
                 "label_x": round(index * slot + slot / 2, 1),
+                # Widths of the phone layout's horizontal bars, in percent.
+                "started_pct": round(100 * step.started / tallest),
+                "completed_pct": round(100 * step.completed / tallest),
                 "started": {
                     "x": round(x, 1),
                     "y": round(CHART_TOP + plot_height - started_h, 1),

@@ -34,9 +34,14 @@ QUEUE_REFRESH_SECONDS = 3
 
 
 class QueueForm(forms.Form):
+    # The default is the empty value, so an unset query string shows "10 min" selected.
     idle = forms.TypedChoiceField(
-        choices=[(m, f"{m} min") for m in queue.THRESHOLD_CHOICES],
+        choices=[("", f"{queue.DEFAULT_THRESHOLD_MINUTES} min")]
+        + [
+            (m, f"{m} min") for m in queue.THRESHOLD_CHOICES if m != queue.DEFAULT_THRESHOLD_MINUTES
+        ],
         coerce=int,
+        empty_value=None,
         required=False,
         label="Stalled after",
     )
@@ -246,6 +251,11 @@ def _activity_chart(report) -> dict:
         }
         for i, b in enumerate(buckets)
     ]
+    busiest = max((b.events for b in buckets), default=0) or 1
+    events_line = " ".join(
+        f"{round(i * slot + slot / 2, 1)},{round(plot - plot * b.events / busiest, 1)}"
+        for i, b in enumerate(buckets)
+    )
     every = max(1, len(buckets) // 8)
     labels = [
         {"x": round(i * slot, 1), "text": timezone.localtime(b.start).strftime("%H:%M")}
@@ -257,6 +267,8 @@ def _activity_chart(report) -> dict:
         "height": ACTIVITY_HEIGHT,
         "baseline": plot,
         "bars": bars,
+        "events_line": events_line,
+        "events_peak": busiest,
         "labels": labels,
         "label_y": ACTIVITY_HEIGHT - 10,
     }
