@@ -28,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics.models import Event, EventType
+from analytics.models import EVENT_STEP_KEY, Event, EventType
 from progress.models import StepProgress
 from workshop.models import Student, WorkshopRun, WorkshopSession
 from workshop.runs import run_session_q
@@ -359,6 +359,14 @@ def stuck_sessions(
             step_attempts=Coalesce(Subquery(current_step_row.values("attempts")[:1]), 0),
             step_time_spent=Coalesce(Subquery(current_step_row.values("time_spent")[:1]), 0),
             failed_deployments=Coalesce(Subquery(failures), 0),
+            # The step of the latest failure, so the reason says where it failed.
+            last_failure_step=Subquery(
+                Event.objects.filter(
+                    session=OuterRef("pk"), event_type=EventType.DEPLOYMENT_FAILURE
+                )
+                .order_by("-created_at", "-id")
+                .values(f"event_data__{EVENT_STEP_KEY}")[:1]
+            ),
             open_bug_reports=JsonArrayLength("bug_reports"),
         )
         .order_by("last_activity", "session_token")

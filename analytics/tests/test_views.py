@@ -44,7 +44,11 @@ def populate(n: int) -> list:
         StepProgressFactory(session=session, step_number=2, validation_passed=True, time_spent=9)
         StepProgressFactory(session=session, step_number=3, attempts=3)
         EventFactory(session=session, event_data={"stepNumber": 3})
-        EventFactory(session=session, event_type=EventType.DEPLOYMENT_FAILURE)
+        EventFactory(
+            session=session,
+            event_type=EventType.DEPLOYMENT_FAILURE,
+            event_data={"stepNumber": 3, "error": "build failed"},
+        )
         sessions.append(session)
     return sessions
 
@@ -211,7 +215,7 @@ def test_stuck_page_threshold_and_reasons(staff):
     assert recent.session_token not in default
     assert '<span id="row-count">2</span>' in quarter
     assert "3 attempts on step 3" in default
-    assert "1 failed deployment<" in default
+    assert "1 failed deployment, the last at step 3<" in default
     assert "1 bug report<" in default
 
 
