@@ -21,7 +21,7 @@ from workshop.models import Student
 @admin.register(Student)
 class StudentAdmin(admin.ModelAdmin):
     list_display = [
-        "student_email",
+        "email",
         "student_name",
         "github_username",
         "session_count",
@@ -56,6 +56,11 @@ class StudentAdmin(admin.ModelAdmin):
                 last_active_at=Max("sessions__last_activity"),
             )
         )
+
+    @admin.display(description="Email", ordering="student_email")
+    def email(self, obj: Student) -> str:
+        # Anonymous students read the same as on the dashboards.
+        return "anonymous" if obj.is_anonymous else obj.student_email
 
     @admin.display(description="sessions", ordering="session_count")
     def session_count(self, obj: Student) -> int:

@@ -53,3 +53,9 @@ def number(value) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}".replace(",", "\N{THIN SPACE}")
     return f"{int(value):,}".replace(",", "\N{THIN SPACE}")
+
+
+@register.filter
+def shown_email(student) -> str:
+    """A student's email as every page shows it: "anonymous" for the reserved placeholder."""
+    return "anonymous" if student.is_anonymous else student.student_email

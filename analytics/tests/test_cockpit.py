@@ -456,3 +456,21 @@ def test_the_run_report_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(10):
         reply = client.get(reverse("dashboard:run-report"))
     assert reply.context["report"].step_times[2].rows == 7
+
+
+def test_anonymous_students_read_the_same_everywhere(client, django_user_model, run):
+    from workshop.models import anonymous_email
+
+    session = stalled(20, student=StudentFactory(student_email=anonymous_email("x1")))
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(boss)
+    student_url = reverse("dashboard:student", args=[session.student_id])
+    for url in (
+        reverse("dashboard:students"),
+        reverse("dashboard:stuck") + "?threshold=15m",
+        student_url,
+        reverse("admin:workshop_student_changelist"),
+    ):
+        text = body(client.get(url))
+        assert "anonymous.invalid" not in text, url
+        assert "anonymous" in text, url
