@@ -12,7 +12,7 @@ from django.db.models import Count, Max
 from django.utils.html import format_html
 
 from analytics.models import Event
-from analytics.student_data import STUDENT_DATA_ACTIONS
+from analytics.privacy.subject_requests import STUDENT_DATA_ACTIONS
 from progress.admin import short_token
 from workshop.admin import ReadOnlyAdminMixin, StudentOrTokenSearchMixin, WorkshopSessionInline
 from workshop.models import Student

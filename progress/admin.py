@@ -14,10 +14,10 @@ from django.utils.html import format_html
 from progress.models import StepProgress
 from progress.services import recalculate_session
 from workshop.admin import ReadOnlyAdminMixin, StudentOrTokenSearchMixin
-from workshop.admin_actions import deactivate_sessions, extend_sessions
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
 from workshop.models import WorkshopSession
+from workshop.services import deactivate_sessions, extend_sessions
 from workshop.steps import STEP_CHOICES
 
 TOKEN_DISPLAY_LENGTH = 14

@@ -16,8 +16,8 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from analytics.events import NewEvent, move_session_events, record_event, record_events
 from analytics.models import EVENT_STEP_KEY, EventType
-from analytics.services import NewEvent, move_session_events, record_event, record_events
 from progress import selectors
 from progress.models import StepProgress
 from workshop import services as workshop_services

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from workshop.db import SqlNow, SqlNowPlusHours
+from workshop.expressions import SqlNow, SqlNowPlusHours
 from workshop.steps import TOTAL_STEPS
 
 SESSION_LIFETIME_HOURS = 24

@@ -6,14 +6,17 @@ student or session never fail and never duplicate. Events and step rows belong t
 the progress services combine these functions with them inside one transaction.
 """
 
+import datetime as dt
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
@@ -277,3 +280,25 @@ def rotate_encryption_keys(
         after = batch[-1][0]
         if on_batch is not None:
             on_batch(summary)
+
+
+# The session admin's bulk actions: each is one UPDATE over the selected sessions.
+EXTENSION = dt.timedelta(hours=24)
+
+
+@transaction.atomic
+def deactivate_sessions(*, session_tokens: Collection[str]) -> int:
+    """Sessions stop accepting progress. Returns how many were active before."""
+    return WorkshopSession.objects.filter(session_token__in=session_tokens, is_active=True).update(
+        is_active=False
+    )
+
+
+@transaction.atomic
+def extend_sessions(*, session_tokens: Collection[str], by: dt.timedelta = EXTENSION) -> int:
+    """Push expiry `by` later. An already expired (or never set) expiry counts from now, so
+    an extended session always has `by` ahead of it. Returns the number of sessions."""
+    now = Value(timezone.now())
+    return WorkshopSession.objects.filter(session_token__in=session_tokens).update(
+        expires_at=Greatest(Coalesce(F("expires_at"), now), now) + by
+    )

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from analytics.events import record_event
 from analytics.models import Event, EventType
-from analytics.services import record_event
 from progress.models import StepProgress
 from progress.services import recalculate_session
 from progress.tests.factories import StepProgressFactory

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from analytics.exports import csv_header
+from analytics.privacy.exports import csv_header
 from analytics.tests.factories import EventFactory
 from progress.tests.factories import StepProgressFactory
 from workshop.crypto import encrypt_secret

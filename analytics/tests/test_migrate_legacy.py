@@ -9,7 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics import legacy_migration
+from analytics.legacy import migration as legacy_migration
+from analytics.legacy.identity import anonymous_key, derived_token
 from analytics.models import Event, EventType
 from analytics.tests.helpers import row_counts
 from analytics.tests.legacy_tables import (
@@ -26,7 +27,6 @@ from analytics.tests.legacy_tables import (
 )
 from progress.models import StepProgress
 from workshop.crypto import decrypt_secret
-from workshop.legacy.identity import anonymous_key, derived_token
 from workshop.models import Student, WorkshopSession, anonymous_email
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

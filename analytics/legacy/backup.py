@@ -3,12 +3,12 @@
 The file is `GET /api/track-student-progress?getAllStudents=true`'s reply (spec/legacy.md):
 `{"success": true, "count": n, "students": [{"studentId": <email>, "studentName",
 "exercises", "startedAt", "lastActivity", "totalTimeSpent", "completionRate", "repoCreated",
-"demoMode"}, ...]}`. Same rules and report as the table migration (workshop.legacy), applied in
+"demoMode"}, ...]}`. Same rules and report as the table migration (analytics.legacy), applied in
 Python with bulk writes so it runs on SQLite as well as PostgreSQL. The items carry no token:
 each gets the deterministic one the table migration would derive for the same row, so running
 the import twice, or after migrating the table the file was taken from, adds nothing.
 
-In `analytics` for the same reason as analytics.legacy_migration: it writes all four tables.
+In `analytics` for the same reason as analytics.legacy.migration: it writes all four tables.
 """
 
 import json
@@ -21,12 +21,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.legacy_migration import REPORT_LIST_LIMIT, MigrationReport, Progress
-from analytics.models import EventType
-from analytics.services import NewEvent, record_events
-from progress.models import StepProgress
-from progress.services import completion_rate
-from workshop.legacy.exercises import (
+from analytics.events import NewEvent, record_events
+from analytics.legacy.exercises import (
     StepEntry,
     UnparsableJSON,
     legacy_bool,
@@ -34,7 +30,11 @@ from workshop.legacy.exercises import (
     parse_legacy_json,
     steps_from_exercises,
 )
-from workshop.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy.migration import REPORT_LIST_LIMIT, MigrationReport, Progress
+from analytics.models import EventType
+from progress.models import StepProgress
+from progress.services import completion_rate
 from workshop.models import SESSION_LIFETIME_HOURS, Student, WorkshopSession
 from workshop.steps import step_title
 

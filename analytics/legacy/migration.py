@@ -2,7 +2,7 @@
 
 It lives in `analytics` because it writes all four tables (students, sessions, step_progress
 and the `data_migrated` events), and analytics is the one app DESIGN.md lets depend on the
-others; the rules it applies come from `workshop.legacy`.
+others; the rules it applies come from `analytics.legacy`.
 
 How it runs, inside ONE transaction (any failure rolls everything back):
 1. detect the legacy tables and their columns; lock them against writes (so no row can appear
@@ -28,8 +28,7 @@ import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from analytics.models import EventType
-from workshop.legacy.columns import (
+from analytics.legacy.columns import (
     CONFIG_TEXT_FIELDS,
     CONFIGS_TABLE,
     FIELDS,
@@ -39,9 +38,10 @@ from workshop.legacy.columns import (
     LegacyTable,
     detect_tables,
 )
-from workshop.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
-from workshop.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
-from workshop.legacy.secrets import convert_legacy_secret
+from analytics.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
+from analytics.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
+from analytics.legacy.secrets import convert_legacy_secret
+from analytics.models import EventType
 from workshop.models import SESSION_LIFETIME_HOURS, anonymous_email
 from workshop.steps import TOTAL_STEPS, step_title
 

@@ -15,8 +15,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpResponse
 
-from analytics.exports import EVENT_FIELDS, SESSION_FIELDS, STEP_FIELDS, STUDENT_FIELDS
 from analytics.models import Event
+from analytics.privacy.exports import EVENT_FIELDS, SESSION_FIELDS, STEP_FIELDS, STUDENT_FIELDS
 from progress.models import StepProgress
 from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
 
