@@ -7,7 +7,6 @@ the progress services combine these functions with them inside one transaction.
 """
 
 import datetime as dt
-import json
 import secrets
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.formatting import iso_z
 from workshop.models import (
     SESSION_CONFIG_JSON_FIELDS,
     SESSION_CONFIG_TEXT_FIELDS,
@@ -28,6 +28,7 @@ from workshop.models import (
     WorkshopSession,
     anonymous_email,
     normalize_email,
+    stored_json,
 )
 
 # `ws_` plus 32 bytes from `secrets` (256 bits, URL-safe): far beyond guessing.
@@ -192,16 +193,6 @@ def update_configuration(*, session_token: str, changes: Mapping[str, Any]) -> W
     return session
 
 
-def _stored_list(value: Any) -> list:
-    """A JSON list column as a list, also when legacy data stored it double-encoded."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return list(value) if isinstance(value, list) else []
-
-
 @transaction.atomic
 def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[str, Any]:
     """Append a bug report to the session's `bug_reports`, with an id and a server timestamp.
@@ -212,10 +203,10 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     entry = {
         "id": str(uuid.uuid4()),
         # The API's timestamp format everywhere: ISO 8601, UTC written as Z.
-        "createdAt": timezone.now().isoformat().replace("+00:00", "Z"),
+        "createdAt": iso_z(timezone.now()),
         **{key: value for key, value in report.items() if value is not None},
     }
-    session.bug_reports = [*_stored_list(session.bug_reports), entry]
+    session.bug_reports = [*stored_json(session.bug_reports, list), entry]
     session.save(update_fields=["bug_reports"])
     return entry
 

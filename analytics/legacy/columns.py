@@ -1,7 +1,7 @@
 """Which legacy tables exist and with which columns: never assumed, always detected.
 
 The production database went through several partial migrations (shapes A, C and D of
-`workshop_students`, spec/legacy.md); a missing column reads as its default. Each logical
+`workshop_students`, docs/spec/legacy.md); a missing column reads as its default. Each logical
 field lists the columns it may come from, first found wins.
 """
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 from analytics.events import record_event
 from analytics.models import Event, EventType
 from progress.models import StepProgress
-from progress.services import recalculate_session
 from progress.tests.factories import StepProgressFactory
+from progress.totals import recalculate_session
 from workshop.models import Student, WorkshopSession
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 

@@ -8,8 +8,6 @@ Outputs are rendered by plain functions (fast, and exact about nulls); the outpu
 exist so the OpenAPI schema describes those shapes, and delegate to the same functions.
 """
 
-import datetime as dt
-import json
 import math
 import re
 from typing import Any
@@ -19,7 +17,13 @@ from rest_framework import serializers
 
 from progress.api import messages
 from progress.models import StepProgress
-from workshop.models import ANONYMOUS_EMAIL_DOMAIN, WorkshopSession, normalize_email
+from workshop.formatting import iso_z
+from workshop.models import (
+    ANONYMOUS_EMAIL_DOMAIN,
+    WorkshopSession,
+    normalize_email,
+    stored_json,
+)
 from workshop.steps import FIRST_STEP, LAST_STEP
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
@@ -318,31 +322,13 @@ class DeploymentSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------
-def _datetime(value: dt.datetime | None) -> str | None:
-    # DRF's own format: ISO 8601, UTC written as Z.
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _json(value: Any, kind: type) -> Any:
-    """A JSON column as its kind, also when legacy data stored it double-encoded."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = None
-    return value if isinstance(value, kind) else kind()
-
-
 def step_entry(step: StepProgress) -> dict[str, Any]:
     return {
         "stepNumber": step.step_number,
         "stepName": step.step_name,
         "completed": bool(step.validation_passed),
-        "startedAt": _datetime(step.started_at),
-        "completedAt": _datetime(step.completed_at),
+        "startedAt": iso_z(step.started_at),
+        "completedAt": iso_z(step.completed_at),
         "timeSpent": step.time_spent or 0,
         "attempts": step.attempts or 0,
         "deploymentUrl": step.deployment_url,
@@ -359,9 +345,9 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
             "student_id": str(student.student_id),
             "student_email": None if student.is_anonymous else student.student_email,
             "student_name": student.student_name,
-            "started_at": _datetime(session.started_at),
-            "last_activity": _datetime(session.last_activity),
-            "expires_at": _datetime(session.expires_at),
+            "started_at": iso_z(session.started_at),
+            "last_activity": iso_z(session.last_activity),
+            "expires_at": iso_z(session.expires_at),
             "is_active": bool(session.is_active),
             "demo_mode": bool(session.demo_mode),
             "current_step": session.current_step or 0,
@@ -375,15 +361,15 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
             "has_openai_api_key": session.has_openai_api_key,
             "system_prompt": session.system_prompt,
             "ivr_greeting": session.ivr_greeting,
-            "tools": _json(session.tools, list),
-            "voice_settings": _json(session.voice_settings, dict),
+            "tools": stored_json(session.tools, list),
+            "voice_settings": stored_json(session.voice_settings, dict),
             "websocket_url": session.websocket_url,
             "codespace_url": session.codespace_url,
             "github_repo_url": session.github_repo_url,
             "railway_url": session.railway_url,
-            "bug_reports": _json(session.bug_reports, list),
-            "created_at": _datetime(session.created_at),
-            "updated_at": _datetime(session.updated_at),
+            "bug_reports": stored_json(session.bug_reports, list),
+            "created_at": iso_z(session.created_at),
+            "updated_at": iso_z(session.updated_at),
             "step_progress": [step_entry(step) for step in session.steps.all()],
         }
     )
