@@ -29,6 +29,7 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Su
 from django.db.models.functions import Coalesce, Least
 
 from progress.models import StepProgress
+from workshop.batches import iter_pk_batches
 from workshop.models import WorkshopSession
 from workshop.steps import TOTAL_STEPS
 
@@ -171,28 +172,13 @@ def recalculate_all_sessions(
     progress: Callable[[str], None] = lambda message: None,
 ) -> RecalculationReport:
     report = RecalculationReport(dry_run=dry_run)
-    last = None
-    while True:
-        sessions = WorkshopSession.objects.order_by("pk")
-        if last is not None:
-            sessions = sessions.filter(pk__gt=last)
-        with transaction.atomic():
-            rows = list(
-                sessions.annotate(**computed_totals()).values_list(
-                    "pk",
-                    "completion_rate",
-                    "total_time_spent",
-                    "current_step",
-                    "new_rate",
-                    "new_time",
-                    "new_step",
-                )[:batch_size]
-            )
-            if not rows:
-                return report
-            wrong = [row[0] for row in rows if tuple(row[1:4]) != tuple(row[4:7])]
-            if wrong and not dry_run:
-                totals = computed_totals()
+    stored_and_computed = WorkshopSession.objects.annotate(**computed_totals())
+    fields = ("completion_rate", "total_time_spent", "current_step", "new_rate", "new_time")
+    for rows in iter_pk_batches(stored_and_computed, batch_size, *fields, "new_step"):
+        wrong = [row[0] for row in rows if tuple(row[1:4]) != tuple(row[4:7])]
+        if wrong and not dry_run:
+            totals = computed_totals()
+            with transaction.atomic():
                 WorkshopSession.objects.filter(pk__in=wrong).update(
                     completion_rate=totals["new_rate"],
                     total_time_spent=totals["new_time"],
@@ -200,5 +186,5 @@ def recalculate_all_sessions(
                 )
         report.checked += len(rows)
         report.repaired += len(wrong)
-        last = rows[-1][0]
         progress(f"checked {report.checked} sessions, {report.repaired} needed repair")
+    return report

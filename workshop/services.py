@@ -18,6 +18,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from workshop.batches import iter_pk_batches
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
 from workshop.formatting import iso_z
@@ -235,18 +236,10 @@ def rotate_encryption_keys(
     a student saves meanwhile is never overwritten. With `dry_run`, only counts.
     """
     summary = KeyRotationSummary()
-    after = ""
     holders = WorkshopSession.objects.exclude(openai_api_key__isnull=True).exclude(
         openai_api_key=""
     )
-    while True:
-        batch = list(
-            holders.filter(session_token__gt=after)
-            .order_by("session_token")
-            .values_list("session_token", "openai_api_key")[:batch_size]
-        )
-        if not batch:
-            return summary
+    for batch in iter_pk_batches(holders, batch_size, "openai_api_key"):
         with transaction.atomic():
             for token, ciphertext in batch:
                 summary.examined += 1
@@ -268,9 +261,9 @@ def rotate_encryption_keys(
                     summary.rotated += 1
                 else:
                     summary.skipped_concurrent += 1
-        after = batch[-1][0]
         if on_batch is not None:
             on_batch(summary)
+    return summary
 
 
 # The session admin's bulk actions: each is one UPDATE over the selected sessions.
