@@ -343,16 +343,27 @@ def test_session_writes_stay_within_15_queries(api, django_assert_max_num_querie
     session = WorkshopSessionFactory(bug_reports=[{"id": str(n)} for n in range(50)])
     token = session.pk
 
-    # Each: a transaction's savepoints, the lock, the write(s), an event, the reply (2).
+    # Each: a transaction's savepoints, the lock, the write(s), an event, the reply (2). Each
+    # reply is checked inside its block, so a wrong reply fails before the count does.
     with django_assert_max_num_queries(15):
-        api.post("/api/sessions", {"studentEmail": "new@example.com"}, format="json")
+        response = api.post("/api/sessions", {"studentEmail": "new@example.com"}, format="json")
+        assert response.status_code == 201
+        assert response.json()["success"] is True
     with django_assert_max_num_queries(15):
-        api.patch(f"/api/sessions/{token}", FULL_CONFIGURATION, format="json")
+        response = api.patch(f"/api/sessions/{token}", FULL_CONFIGURATION, format="json")
+        assert response.status_code == 200
+        assert response.json()["progress"]["use_case_description"] == "Dentist appointments"
     with django_assert_max_num_queries(15):
-        api.post(f"/api/sessions/{token}/bug-reports", {"description": "x"}, format="json")
+        response = api.post(
+            f"/api/sessions/{token}/bug-reports", {"description": "x"}, format="json"
+        )
+        assert response.status_code == 201
+        assert response.json()["bugReport"]["description"] == "x"
     with django_assert_max_num_queries(15):
-        api.post(
+        response = api.post(
             f"/api/sessions/{token}/deployments",
             {"stepNumber": 2, "url": "https://x.example", "success": True},
             format="json",
         )
+        assert response.status_code == 201
+        assert response.json()["eventType"] == "deployment_success"
