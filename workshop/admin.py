@@ -18,6 +18,7 @@ from workshop.csv_export import csv_response
 from workshop.formatting import human_duration
 from workshop.models import Student, WorkshopSession
 from workshop.services import deactivate_sessions, extend_sessions
+from workshop.session_config import SECRET_COLUMN, Group, columns_of
 from workshop.steps import STEP_CHOICES
 
 # The admin's "View site" link leads to the instructors' dashboards.
@@ -197,7 +198,7 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_per_page = 50
     raw_id_fields = ["student"]
     # The stored key is ciphertext; the admin only ever says whether one is set.
-    exclude = ["openai_api_key"]
+    exclude = [SECRET_COLUMN]
     readonly_fields = [
         "openai_api_key_status",
         "current_step",
@@ -214,28 +215,21 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
             {"fields": ["current_step", "completion_rate", "total_time_spent"]},
         ),
         (
-            "Workshop configuration",
+            Group.CONFIGURATION.value,
             {
                 "classes": ["collapse"],
+                # The stored key is ciphertext: the admin shows only whether one is set.
                 "fields": [
-                    "use_case_description",
-                    "call_direction",
-                    "selected_phone_number",
-                    "tts_provider",
-                    "selected_voice",
-                    "openai_api_key_status",
-                    "system_prompt",
-                    "ivr_greeting",
-                    "tools",
-                    "voice_settings",
+                    "openai_api_key_status" if column == SECRET_COLUMN else column
+                    for column in columns_of(Group.CONFIGURATION)
                 ],
             },
         ),
         (
-            "Deployment",
+            Group.DEPLOYMENT.value,
             {
                 "classes": ["collapse"],
-                "fields": ["websocket_url", "codespace_url", "github_repo_url", "railway_url"],
+                "fields": columns_of(Group.DEPLOYMENT),
             },
         ),
         ("Bug reports", {"classes": ["collapse"], "fields": ["bug_reports"]}),

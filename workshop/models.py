@@ -23,24 +23,6 @@ SESSION_LIFETIME_HOURS = 24
 ANONYMOUS_EMAIL_DOMAIN = "anonymous.invalid"
 
 
-# The session's configuration columns (the spec's workshop configuration, AI configuration
-# without the key, and deployment URLs): what a student configures and legacy data carries.
-SESSION_CONFIG_TEXT_FIELDS = (
-    "use_case_description",
-    "call_direction",
-    "selected_phone_number",
-    "tts_provider",
-    "selected_voice",
-    "system_prompt",
-    "ivr_greeting",
-    "websocket_url",
-    "codespace_url",
-    "github_repo_url",
-    "railway_url",
-)
-SESSION_CONFIG_JSON_FIELDS = ("tools", "voice_settings")
-
-
 def stored_json(value: Any, kind: type) -> Any:
     """A JSON column's value as `kind` (list or dict), also when legacy data stored it
     double-encoded; anything else reads as an empty one."""

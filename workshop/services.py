@@ -23,24 +23,21 @@ from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, r
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
 from workshop.formatting import iso_z
 from workshop.models import (
-    SESSION_CONFIG_JSON_FIELDS,
-    SESSION_CONFIG_TEXT_FIELDS,
     Student,
     WorkshopSession,
     anonymous_email,
     normalize_email,
     stored_json,
 )
+from workshop.session_config import JSON_COLUMNS, SECRET_COLUMN, TEXT_COLUMNS
 
 # `ws_` plus 32 bytes from `secrets` (256 bits, URL-safe): far beyond guessing.
 SESSION_TOKEN_PREFIX = "ws_"
 SESSION_TOKEN_BYTES = 32
 
 # Configuration columns a client may write (PATCH /api/sessions/<token>), besides the secret.
-CONFIGURATION_FIELDS = frozenset(
-    {*SESSION_CONFIG_TEXT_FIELDS, *SESSION_CONFIG_JSON_FIELDS, "demo_mode"}
-)
-SECRET_FIELD = "openai_api_key"
+CONFIGURATION_FIELDS = frozenset({*TEXT_COLUMNS, *JSON_COLUMNS, "demo_mode"})
+SECRET_FIELD = SECRET_COLUMN
 
 
 def new_session_token() -> str:

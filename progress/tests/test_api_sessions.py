@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from analytics.models import Event, EventType
 from progress.api import messages
+from progress.api.serializers import SessionConfigurationSerializer, session_body
 from progress.models import StepProgress
 from workshop.crypto import decrypt_secret, encrypt_secret
 from workshop.models import Student, WorkshopSession
+from workshop.session_config import SESSION_CONFIG
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -367,3 +369,14 @@ def test_session_writes_stay_within_15_queries(api, django_assert_max_num_querie
         )
         assert response.status_code == 201
         assert response.json()["eventType"] == "deployment_success"
+
+
+def test_patch_fields_and_reply_follow_the_configuration_table():
+    assert list(SessionConfigurationSerializer().fields) == [
+        *(f.api_name for f in SESSION_CONFIG),
+        "demoMode",
+    ]
+    body = session_body(WorkshopSessionFactory())
+    for field in SESSION_CONFIG:
+        assert (field.column in body) is not field.is_secret, field.column
+    assert body["has_openai_api_key"] is False
