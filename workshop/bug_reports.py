@@ -2,13 +2,13 @@
 closing one. An entry is open until an instructor closes it (`status: "closed"`, `closedBy`,
 `closedAt` are added to the entry; nothing else of it changes)."""
 
-import json
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from workshop.errors import NotFoundError
+from workshop.models import stored_json
 from workshop.services import lock_session
 
 CLOSED = "closed"
@@ -17,14 +17,7 @@ BUG_REPORT_NOT_FOUND = "No bug report with this id in the session."
 
 def report_entries(value: Any) -> list[dict]:
     """The column's entries that are objects (legacy rows may hold other JSON, or a string)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    if not isinstance(value, list):
-        return []
-    return [entry for entry in value if isinstance(entry, dict)]
+    return [entry for entry in stored_json(value, list) if isinstance(entry, dict)]
 
 
 def is_open(entry: dict) -> bool:

@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from analytics import help_queue as help_services
+from analytics import help_queue_services as help_services
 from analytics.dashboards import class_grid
 from analytics.dashboards import help_queue as queue
 from analytics.dashboards import run_report as run_report_selectors
-from analytics.views import _bind, dashboard_view
+from analytics.dashboards.views import _bind, dashboard_view
 from workshop import runs
 from workshop.bug_reports import close_bug_report
 from workshop.errors import NotFoundError

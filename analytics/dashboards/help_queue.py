@@ -25,8 +25,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from analytics.dashboards.selectors import DashboardFilters, JsonArrayLength, filtered_sessions
 from analytics.models import Event, EventType, HelpQueueState
-from analytics.selectors import DashboardFilters, JsonArrayLength, filtered_sessions
 from progress.models import StepProgress
 from workshop.bug_reports import open_reports, report_text
 from workshop.models import WorkshopSession

@@ -21,8 +21,8 @@ from django.db.models import Count, Func, IntegerField, Q
 from django.utils import timezone
 
 from analytics.dashboards.help_queue import SESSION_LOG, SESSION_LOG_ERROR, STEP_TITLES
+from analytics.dashboards.selectors import DashboardFilters, FunnelStep, filtered_sessions, funnel
 from analytics.models import Event, EventType
-from analytics.selectors import DashboardFilters, FunnelStep, filtered_sessions, funnel
 from progress.models import StepProgress
 from workshop.bug_reports import report_entries, report_text
 from workshop.models import WorkshopRun

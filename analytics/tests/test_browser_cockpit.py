@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.events import record_event
 from analytics.models import EventType
-from analytics.services import record_event
 from analytics.tests.test_browser import (  # noqa: F401 (browser is a fixture)
     CHROMIUM,
     SCREENSHOTS,

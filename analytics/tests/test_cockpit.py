@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.dashboards import help_queue as queue
+from analytics.dashboards.selectors import DashboardFilters
 from analytics.models import EventType, HelpQueueState
-from analytics.selectors import DashboardFilters
 from analytics.tests.factories import EventFactory
 from progress.tests.factories import StepProgressFactory
 from workshop.models import RunRosterEntry, WorkshopRun, WorkshopSession
@@ -143,7 +143,7 @@ def test_claim_shows_who_and_resolve_hides_until_a_new_signal(client, run, instr
 
 
 def test_new_activity_after_resolve_brings_a_new_stall_back(run, instructor):
-    from analytics.help_queue import resolve_session
+    from analytics.help_queue_services import resolve_session
 
     session = stalled(20)
     resolve_session(session=session, user=instructor)
@@ -474,3 +474,13 @@ def test_anonymous_students_read_the_same_everywhere(client, django_user_model, 
         text = body(client.get(url))
         assert "anonymous.invalid" not in text, url
         assert "anonymous" in text, url
+
+
+def test_a_bad_filter_keeps_the_form_and_says_what_is_wrong(client, run, instructor):
+    client.force_login(instructor)
+    reply = client.get(reverse("dashboard:grid"), {"start": "2026-13-01", "demo": "exclude"})
+    text = body(reply)
+    assert reply.status_code == 400
+    assert "<strong>Sessions started from</strong>" in text
+    assert 'name="start" value="2026-13-01"' in text
+    assert '<option value="exclude" selected>' in text

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Max, Q, Sum
 
 from analytics.models import Event, EventType
 from progress.models import StepProgress
-from progress.services import completion_rate
+from progress.totals import completion_rate
 from workshop.models import Student, WorkshopSession
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_demo_data_tells_one_consistent_story():
     from django.utils import timezone
 
     from analytics.dashboards.help_queue import help_queue
-    from analytics.selectors import DashboardFilters
+    from analytics.dashboards.selectors import DashboardFilters
     from workshop.models import WorkshopRun
     from workshop.runs import current_run, sessions_of_run
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from analytics import selectors
-from analytics.forms import DashboardFilterForm, StuckForm, StudentListForm
+from analytics.dashboards import selectors
+from analytics.dashboards.forms import DashboardFilterForm, StuckForm, StudentListForm
 from workshop.csv_export import csv_response
 from workshop.models import Student
 from workshop.steps import STEPS, get_step
@@ -50,7 +50,9 @@ def _bad_request(request: HttpRequest, error: _BadQuery) -> HttpResponse:
         for name, messages in form.errors.items()
         for message in messages
     ]
-    return render(request, "analytics/bad_request.html", {"errors": errors}, status=400)
+    # The filter form comes back as typed, so the page says what is wrong next to it.
+    context = {"errors": errors, "filter_form": error.forms[0]}
+    return render(request, "analytics/bad_request.html", context, status=400)
 
 
 def dashboard_view(view):

@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from analytics.selectors import (
+from analytics.dashboards.selectors import (
     DEFAULT_STUCK_THRESHOLD,
     STUCK_THRESHOLDS,
     DashboardFilters,

@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from analytics import views
-from analytics.dashboards import cockpit_views
+from analytics.dashboards import cockpit_views, views
 
 app_name = "dashboard"
 
