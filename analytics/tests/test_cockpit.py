@@ -484,3 +484,17 @@ def test_a_bad_filter_keeps_the_form_and_says_what_is_wrong(client, run, instruc
     assert "<strong>Sessions started from</strong>" in text
     assert 'name="start" value="2026-13-01"' in text
     assert '<option value="exclude" selected>' in text
+
+
+def test_the_queue_links_are_the_routes(client, run, instructor):
+    session = stalled(20, bug_reports=[{"id": "r1", "description": "x"}])
+    client.force_login(instructor)
+    text = body(client.get(reverse("dashboard:help-queue-live")))
+    token = session.session_token
+    for url in (
+        reverse("dashboard:student", args=[session.student_id]),
+        reverse("dashboard:help-claim", args=[token]),
+        reverse("dashboard:help-resolve", args=[token]),
+        reverse("dashboard:help-close-report", args=[token, "r1"]),
+    ):
+        assert f'"{url}"' in text, url
