@@ -398,7 +398,13 @@ def students_summary(
     """
     session_filter = filters.session_q("sessions__")
     aggregate_filter = None if filters.is_default else session_filter
-    students = Student.objects.annotate(
+    students = Student.objects.all()
+    if not filters.is_default:
+        # Only students with a matching session, found first (a semi-join), so a run of 100
+        # groups 100 students rather than every student of the table.
+        matching = filtered_sessions(filters).filter(student=OuterRef("pk"))
+        students = students.filter(Exists(matching))
+    students = students.annotate(
         total_sessions=Count("sessions", filter=aggregate_filter),
         avg_completion=Avg("sessions__completion_rate", filter=aggregate_filter),
         last_active=Max("sessions__last_activity", filter=aggregate_filter),
