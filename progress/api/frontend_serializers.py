@@ -8,6 +8,7 @@ wrong type or an oversized value is a 400 naming the field.
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,11 +23,13 @@ from progress.api.serializers import (
     StrictCharField,
     StrictIntegerField,
     WebURLField,
-    _datetime,
-    _json,
+    _configuration_input,
+    _configuration_output,
     _token_field,
 )
-from workshop.models import WorkshopSession
+from workshop.formatting import iso_z
+from workshop.models import WorkshopSession, stored_json
+from workshop.session_config import SESSION_CONFIG, Kind
 from workshop.steps import FIRST_STEP, LAST_STEP
 
 MAX_CONTEXT_BYTES = 2 * 1024
@@ -34,7 +37,6 @@ MAX_LOG_BYTES = 16 * 1024
 SESSION_LOG_TYPES = ("navigation", "error", "action", "api_call", "state_change")
 # The frontend's bug-report `step`: "Step N: <title>", N 1-based.
 _STEP_LABEL = re.compile(r"^\s*step\s+(\d+)\b", re.IGNORECASE)
-WS_SCHEMES = ("ws", "wss", "http", "https")
 
 
 class CappedJSONObjectField(JSONObjectField):
@@ -69,11 +71,16 @@ class SessionTokenSerializer(serializers.Serializer):
 
 
 class FrontendConfigurationSerializer(SessionConfigurationSerializer):
-    """The configuration fields a frontend body sets: the spec's PATCH fields, with ws(s)
-    URLs also for the codespace URL (the frontend stores its WebSocket URL there)."""
+    """The configuration fields a frontend body sets: the spec's PATCH fields (built from
+    workshop.session_config), except that the codespace URL also takes ws(s) URLs: the
+    frontend stores its WebSocket URL there."""
 
-    websocketUrl = WebURLField(schemes=WS_SCHEMES, required=False, allow_null=True)
-    codespaceUrl = WebURLField(schemes=WS_SCHEMES, required=False, allow_null=True)
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["codespaceUrl"] = _configuration_input(
+            replace(CONFIG_BY_API_NAME["codespaceUrl"], kind=Kind.WEBSOCKET_URL)
+        )
+        return fields
 
     def validate(self, attrs: dict) -> dict:
         # A save that sets nothing is still a save (the frontend sends state flags only).
@@ -97,13 +104,9 @@ def configuration_changes(body: Any) -> dict[str, Any]:
     return serializer.changes()
 
 
-# API names of the configuration a student reads back (never the key: hasOpenaiApiKey).
-_READABLE_CONFIGURATION = {
-    name: column
-    for name, column in SessionConfigurationSerializer.COLUMNS.items()
-    if name != "openaiApiKey"
-}
-_JSON_KINDS = {"tools": list, "voiceSettings": dict}
+CONFIG_BY_API_NAME = {field.api_name: field for field in SESSION_CONFIG}
+# The secret is never read back: the reply says whether one is set.
+SECRET_FLAG = "hasOpenaiApiKey"
 
 
 def configuration_body(session: WorkshopSession) -> dict[str, Any]:
@@ -112,41 +115,37 @@ def configuration_body(session: WorkshopSession) -> dict[str, Any]:
         "sessionToken": session.session_token,
         "studentName": session.student.student_name,
     }
-    for name, column in _READABLE_CONFIGURATION.items():
-        value = getattr(session, column)
-        if name in _JSON_KINDS:
-            value = _json(value, _JSON_KINDS[name])
-        elif name == "demoMode":
-            value = bool(value)
-        body[name] = value
-    body["hasOpenaiApiKey"] = session.has_openai_api_key
-    body["createdAt"] = _datetime(session.created_at)
-    body["updatedAt"] = _datetime(session.updated_at)
+    for field in SESSION_CONFIG:
+        value = getattr(session, field.column)
+        if field.is_secret:
+            body[SECRET_FLAG] = bool(value)
+            continue
+        if field.kind is Kind.JSON_LIST:
+            value = stored_json(value, list)
+        elif field.kind is Kind.JSON_OBJECT:
+            value = stored_json(value, dict)
+        body[field.api_name] = value
+    body["demoMode"] = bool(session.demo_mode)
+    body["createdAt"] = iso_z(session.created_at)
+    body["updatedAt"] = iso_z(session.updated_at)
     return body
 
 
 class ConfigurationOutputSerializer(serializers.Serializer):
     """For the OpenAPI schema: what configuration_body renders."""
 
-    sessionToken = serializers.CharField()
-    studentName = serializers.CharField(allow_null=True)
-    useCaseDescription = serializers.CharField(allow_null=True)
-    callDirection = serializers.CharField(allow_null=True)
-    selectedPhoneNumber = serializers.CharField(allow_null=True)
-    ttsProvider = serializers.CharField(allow_null=True)
-    selectedVoice = serializers.CharField(allow_null=True)
-    systemPrompt = serializers.CharField(allow_null=True)
-    ivrGreeting = serializers.CharField(allow_null=True)
-    tools = serializers.ListField(child=serializers.DictField())
-    voiceSettings = serializers.DictField()
-    websocketUrl = serializers.CharField(allow_null=True)
-    codespaceUrl = serializers.CharField(allow_null=True)
-    githubRepoUrl = serializers.CharField(allow_null=True)
-    railwayUrl = serializers.CharField(allow_null=True)
-    demoMode = serializers.BooleanField()
-    hasOpenaiApiKey = serializers.BooleanField()
-    createdAt = serializers.DateTimeField(allow_null=True)
-    updatedAt = serializers.DateTimeField(allow_null=True)
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields: dict[str, serializers.Field] = {
+            "sessionToken": serializers.CharField(),
+            "studentName": serializers.CharField(allow_null=True),
+        }
+        for field in SESSION_CONFIG:
+            name = SECRET_FLAG if field.is_secret else field.api_name
+            fields[name] = _configuration_output(field)
+        fields["demoMode"] = serializers.BooleanField()
+        fields["createdAt"] = serializers.DateTimeField(allow_null=True)
+        fields["updatedAt"] = serializers.DateTimeField(allow_null=True)
+        return fields
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,9 +28,10 @@ from progress.api.frontend_serializers import (
     configuration_body,
     configuration_changes,
 )
-from progress.api.serializers import SessionCreateSerializer, _json
+from progress.api.serializers import SessionCreateSerializer
 from progress.api.tokens import TOKEN_PATTERN
 from progress.api.views import COMMON_ERRORS, SESSION_WRITE_ERRORS, ErrorSerializer
+from workshop.models import stored_json
 from workshop.steps import step_for_name
 
 READ_AI_SETTINGS_PERMISSION = "workshop.read_ai_settings"
@@ -237,7 +238,7 @@ class AISettingsView(APIView):
                     "systemPrompt": session.system_prompt,
                     "greeting": session.ivr_greeting,
                     "voice": session.selected_voice,
-                    "tools": _json(session.tools, list),
+                    "tools": stored_json(session.tools, list),
                 },
                 "isDefault": False,
             }

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from progress.models import StepProgress
-from workshop.db import SqlNow
+from workshop.expressions import SqlNow
 
 
 class DatabaseClock:
