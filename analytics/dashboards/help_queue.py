@@ -35,21 +35,22 @@ from workshop.steps import STEPS
 DEFAULT_THRESHOLD_MINUTES = 10
 THRESHOLD_CHOICES = (1, 2, 5, 10, 15, 30, 60)
 QUEUE_LIMIT = 200
-# Written by the frontend's session log (issue 10): an entry whose eventType is "error".
-SESSION_LOG = "session_log"
+# The frontend's session log (progress.services.record_session_log): entries of logType
+# "error" are signals.
+SESSION_LOG = EventType.SESSION_LOG
 SESSION_LOG_ERROR = "error"
 STEP_TITLES = {step.number: step.title for step in STEPS}
 
 
 def session_log_errors():
-    return Event.objects.filter(event_type=SESSION_LOG, event_data__eventType=SESSION_LOG_ERROR)
+    return Event.objects.filter(event_type=SESSION_LOG, event_data__logType=SESSION_LOG_ERROR)
 
 
 def _signals_after(moment: OuterRef):
     """Events that count as a new signal for a resolved session."""
     return Event.objects.filter(session=OuterRef("pk"), created_at__gt=moment).filter(
         Q(event_type__in=[EventType.BUG_REPORTED, EventType.DEPLOYMENT_FAILURE])
-        | Q(event_type=SESSION_LOG, event_data__eventType=SESSION_LOG_ERROR)
+        | Q(event_type=SESSION_LOG, event_data__logType=SESSION_LOG_ERROR)
     )
 
 
@@ -80,7 +81,7 @@ class QueueRow:
 
     @property
     def log_error_text(self) -> str:
-        data = (self.last_log_error or {}).get("eventData")
+        data = (self.last_log_error or {}).get("data")
         if isinstance(data, dict):
             return str(data.get("message") or data.get("error") or data)[:300]
         return str(data or "error")[:300]

@@ -30,7 +30,7 @@ from workshop.steps import STEPS
 
 BUCKET_SECONDS = 300
 COMPARED_RUNS = 3
-FEEDBACK_SUBMITTED = "feedback_submitted"
+FEEDBACK_SUBMITTED = EventType.FEEDBACK_SUBMITTED
 # Histogram bins of time on a step, in minutes (the last one open-ended).
 HISTOGRAM_EDGES = (0, 2, 5, 10, 15, 20, 30, 45, 60)
 TOP_ERRORS = 15
@@ -186,7 +186,7 @@ def errors(filters: DashboardFilters) -> list[ErrorGroup]:
             groups[("bug report", step if step in STEP_TITLES else None, report_text(entry))] += 1
     events = Event.objects.filter(filters.session_q("session__")).filter(
         Q(event_type=EventType.DEPLOYMENT_FAILURE)
-        | Q(event_type=SESSION_LOG, event_data__eventType=SESSION_LOG_ERROR)
+        | Q(event_type=SESSION_LOG, event_data__logType=SESSION_LOG_ERROR)
     )
     for event_type, data in events.values_list("event_type", "event_data").iterator(
         chunk_size=2000
@@ -197,7 +197,7 @@ def errors(filters: DashboardFilters) -> list[ErrorGroup]:
         if event_type == EventType.DEPLOYMENT_FAILURE:
             groups[("failed deployment", step, str(data.get("error") or "no message")[:200])] += 1
         else:
-            detail = data.get("eventData")
+            detail = data.get("data")
             if isinstance(detail, dict):
                 detail = detail.get("message") or detail.get("error") or detail
             groups[("session-log error", step, str(detail or "error")[:200])] += 1

@@ -115,8 +115,8 @@ FEEDBACK = (
     "",
 )
 # Event types the frontend's own calls write (feedback, session log).
-FEEDBACK_SUBMITTED = "feedback_submitted"
-SESSION_LOG = "session_log"
+FEEDBACK_SUBMITTED = EventType.FEEDBACK_SUBMITTED
+SESSION_LOG = EventType.SESSION_LOG
 BUG_TEXTS = (
     "Webhook returns 502 after deploying",
     "No audio on the call after the greeting",
@@ -423,7 +423,11 @@ def _add_session(
             (
                 SESSION_LOG,
                 last_activity,
-                {"eventType": "error", "eventData": {"message": rng.choice(LOG_ERRORS)}},
+                {
+                    EVENT_STEP_KEY: reached,
+                    "logType": "error",
+                    "data": {"message": rng.choice(LOG_ERRORS)},
+                },
             )
         )
     if rng.random() < (0.4 if stalled_now else 0.06):

@@ -102,7 +102,7 @@ def test_signals_are_shown_inline(run):
     EventFactory(
         session=session,
         event_type="session_log",
-        event_data={"eventType": "error", "eventData": {"message": "WebSocket closed"}},
+        event_data={"stepNumber": 3, "logType": "error", "data": {"message": "WebSocket closed"}},
     )
     (row,) = queue.help_queue(DashboardFilters(run=run))
     assert row.attempts == 4

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workshop', '0003_workshop_runs'),
+        ('workshop', '0004_workshop_runs'),
     ]
 
     operations = [
