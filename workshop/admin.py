@@ -7,7 +7,9 @@ progress/admin.py the session's step rows and its "recalculate progress" action,
 analytics/admin.py the student's data-subject actions.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.html import format_html
@@ -16,7 +18,8 @@ from django.utils.text import smart_split, unescape_string_literal
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
 from workshop.formatting import human_duration
-from workshop.models import Student, WorkshopSession
+from workshop.models import RunRosterEntry, Student, WorkshopRun, WorkshopSession
+from workshop.run_services import ROSTER_MAX_BYTES, import_roster_csv
 from workshop.services import deactivate_sessions, extend_sessions
 from workshop.session_config import SECRET_COLUMN, Group, columns_of
 from workshop.steps import STEP_CHOICES
@@ -307,7 +310,7 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
 @admin.register(Student)
 class StudentAdmin(admin.ModelAdmin):
     list_display = [
-        "student_email",
+        "email",
         "student_name",
         "github_username",
         "session_count",
@@ -344,6 +347,11 @@ class StudentAdmin(admin.ModelAdmin):
             )
         )
 
+    @admin.display(description="Email", ordering="student_email")
+    def email(self, obj: Student) -> str:
+        # Anonymous students read the same as on the dashboards.
+        return "anonymous" if obj.is_anonymous else obj.student_email
+
     @admin.display(description="sessions", ordering="session_count")
     def session_count(self, obj: Student) -> int:
         return obj.session_count
@@ -356,3 +364,91 @@ class StudentAdmin(admin.ModelAdmin):
     @admin.display(description="last active", ordering="last_active_at")
     def last_active(self, obj: Student):
         return obj.last_active_at
+
+
+# ---------------------------------------------------------------------------------------
+# Workshop runs
+# ---------------------------------------------------------------------------------------
+class RunRosterEntryInline(admin.TabularInline):
+    model = RunRosterEntry
+    fields = ["email", "name"]
+    extra = 0
+
+
+class WorkshopRunForm(forms.ModelForm):
+    roster_csv = forms.FileField(
+        required=False,
+        label="Import roster (CSV)",
+        help_text=(
+            "A CSV with an email column (and optionally a name column), or one email per "
+            "line. Added to the roster below; existing entries are kept."
+        ),
+    )
+
+    class Meta:
+        model = WorkshopRun
+        fields = ["name", "starts_at", "ends_at", "location", "instructors"]
+
+    def clean_roster_csv(self):
+        upload = self.cleaned_data.get("roster_csv")
+        if upload is None:
+            return None
+        if upload.size > ROSTER_MAX_BYTES:
+            raise forms.ValidationError("The roster file is larger than 2 MB.")
+        return upload.read()
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The run must end after it starts.")
+        return cleaned
+
+
+@admin.register(WorkshopRun)
+class WorkshopRunAdmin(admin.ModelAdmin):
+    form = WorkshopRunForm
+    list_display = ["name", "starts_at", "ends_at", "location", "instructor_names", "roster_size"]
+    list_filter = ["starts_at"]
+    search_fields = ["name", "location", "instructors__username"]
+    ordering = ["-starts_at"]
+    filter_horizontal = ["instructors"]
+    inlines = [RunRosterEntryInline]
+    fieldsets = [
+        (None, {"fields": ["name", ("starts_at", "ends_at"), "location", "instructors"]}),
+        ("Roster", {"fields": ["roster_csv"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(roster_size=Count("roster", distinct=True))
+            .prefetch_related("instructors")
+        )
+
+    @admin.display(description="Instructors")
+    def instructor_names(self, run: WorkshopRun) -> str:
+        return ", ".join(user.get_username() for user in run.instructors.all()) or "-"
+
+    @admin.display(description="Roster", ordering="roster_size")
+    def roster_size(self, run: WorkshopRun) -> int:
+        return run.roster_size
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        data = form.cleaned_data.get("roster_csv")
+        if not data:
+            return
+        try:
+            result = import_roster_csv(run=form.instance, data=data)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Roster: {result.added} added, {result.already_there} already there.",
+            messages.SUCCESS,
+        )
+        for line, reason in result.rejected[:20]:
+            self.message_user(request, f"Roster line {line}: {reason}", messages.WARNING)
