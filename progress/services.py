@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone
 
 from analytics.models import EVENT_STEP_KEY, EventType
@@ -29,6 +29,11 @@ from workshop.errors import (
 )
 from workshop.models import WorkshopSession, normalize_email
 from workshop.steps import TOTAL_STEPS, step_title
+
+# The integer columns' maximum (2^31 - 1): seconds spent saturate there rather than overflow,
+# since each POST adds up to a day and repeated POSTs would otherwise push a step's time or
+# a session's total past it (a 500). About 68 years: no real student gets near it.
+MAX_SECONDS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def recalculate_session(
     )
     result = SessionTotals(
         completed_steps=totals["completed"],
-        total_time_spent=totals["time"],
+        total_time_spent=min(totals["time"], MAX_SECONDS),
         completion_rate=completion_rate(totals["completed"]),
         current_step=totals["highest"],
     )
@@ -92,8 +97,9 @@ UPDATE sessions SET
   completion_rate = (200 * (SELECT COUNT(*) FROM step_progress
                             WHERE session_token = %s AND validation_passed)
                      + {TOTAL_STEPS}) / {2 * TOTAL_STEPS},
-  total_time_spent = (SELECT COALESCE(SUM(time_spent), 0) FROM step_progress
-                      WHERE session_token = %s AND validation_passed),
+  total_time_spent = (SELECT CASE WHEN total > {MAX_SECONDS} THEN {MAX_SECONDS} ELSE total END
+                      FROM (SELECT COALESCE(SUM(time_spent), 0) AS total FROM step_progress
+                            WHERE session_token = %s AND validation_passed) AS summed),
   current_step = (SELECT COALESCE(MAX(step_number), 0) FROM step_progress
                   WHERE session_token = %s),
   last_activity = %s
@@ -239,7 +245,11 @@ def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) 
         before = {"validation_passed": False, "attempts": 0}
     changes: dict[str, Any] = {
         "attempts": Coalesce(F("attempts"), 0) + 1,
-        "time_spent": Coalesce(F("time_spent"), 0) + update.time_spent,
+        # Added as bigint, so the sum itself cannot overflow before it is capped.
+        "time_spent": Least(
+            Cast(Coalesce(F("time_spent"), 0), BigIntegerField()) + update.time_spent,
+            MAX_SECONDS,
+        ),
         "student_id": session.student_id,
     }
     if update.step_name:

@@ -60,6 +60,19 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictChoiceField(serializers.ChoiceField):
+    """A choice among strings whose error lists the choices and never echoes the input."""
+
+    def __init__(self, choices: list[str], **kwargs: Any) -> None:
+        super().__init__(choices, **kwargs)
+        self.error_messages["invalid_choice"] = f"Must be one of: {', '.join(choices)}."
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choices:
+            self.fail("invalid_choice")
+        return data
+
+
 class StrictEmailField(serializers.EmailField):
     default_error_messages = {"reserved": "This address is reserved for anonymous students."}
 
@@ -251,9 +264,7 @@ class SessionConfigurationSerializer(serializers.Serializer):
     }
 
     useCaseDescription = _optional_text()
-    callDirection = serializers.ChoiceField(
-        choices=["inbound", "outbound"], required=False, allow_null=True
-    )
+    callDirection = StrictChoiceField(["inbound", "outbound"], required=False, allow_null=True)
     selectedPhoneNumber = serializers.RegexField(
         E164_PATTERN,
         required=False,
