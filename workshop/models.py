@@ -5,6 +5,8 @@ PostgreSQL-only parts (ON DELETE CASCADE, the `gen_random_uuid()` default, `upda
 triggers) come from migration 0002.
 """
 
+import contextlib
+import unicodedata
 import uuid
 
 from django.db import models
@@ -45,8 +47,18 @@ def anonymous_email(key: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    """Emails are compared trimmed and case-insensitively, so they are stored that way."""
-    return email.strip().lower()
+    """The one form in which emails are stored and compared: trimmed, Unicode NFC, lower case,
+    the domain in its IDNA Unicode form. So `bob@exämple.com`, `bob@xn--exmple-cua.com` and a
+    decomposed `a\u0308` are one address. A domain that is not valid IDNA keeps its NFC,
+    lower-case form: this rule never refuses an address, the email validators do that."""
+    text = unicodedata.normalize("NFC", email.strip()).lower()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text
+    # Python's IDNA codec (IDNA 2003, nameprep): xn-- labels become Unicode, case folds.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("idna")
+    return f"{local}@{unicodedata.normalize('NFC', domain).lower()}"
 
 
 class StudentQuerySet(models.QuerySet):
