@@ -1,6 +1,9 @@
 """Query-string forms of the dashboards: the shared filters and each page's own choices."""
 
+import datetime as dt
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from analytics.selectors import (
     DEFAULT_STUCK_THRESHOLD,
@@ -11,11 +14,28 @@ from analytics.selectors import (
 DEMO_CHOICES = [("include", "Include demo sessions"), ("exclude", "Exclude demo sessions")]
 
 
+# Dates a filter may name: wide enough for any workshop, narrow enough that the day after the
+# end (the exclusive bound) and the start of day in any time zone are still dates.
+EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date from {EARLIEST_DATE} to {LATEST_DATE}."
+
+
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        label=label,
+        validators=[
+            MinValueValidator(EARLIEST_DATE, DATE_RANGE_MESSAGE),
+            MaxValueValidator(LATEST_DATE, DATE_RANGE_MESSAGE),
+        ],
+    )
+
+
 class DashboardFilterForm(forms.Form):
     """Date range (session start) and demo sessions, on every page. All optional."""
 
-    start = forms.DateField(required=False, label="Sessions started from")
-    end = forms.DateField(required=False, label="to")
+    start = _date_field("Sessions started from")
+    end = _date_field("to")
     demo = forms.ChoiceField(choices=DEMO_CHOICES, required=False, label="Demo sessions")
 
     def clean(self):

@@ -49,7 +49,10 @@ def _bad_request(request: HttpRequest, error: _BadQuery) -> HttpResponse:
         for name, messages in form.errors.items()
         for message in messages
     ]
-    return render(request, "analytics/bad_request.html", {"errors": errors}, status=400)
+    # The filter form comes back as sent, with its errors, so the user corrects rather than
+    # retypes it.
+    context = {"errors": errors, "filter_form": error.forms[0]}
+    return render(request, "analytics/bad_request.html", context, status=400)
 
 
 def dashboard_view(view):
