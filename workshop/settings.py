@@ -6,6 +6,7 @@ asked for, and production refuses to start without a secret key and encryption k
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "workshop",
     "progress",
     "analytics",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "workshop.urls"
@@ -115,6 +119,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login guesses (admin and dashboards share the admin login): after LOGIN_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES.
+# Unlock: `manage.py axes_reset_username <name>` (docs/operations.md).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "workshop.login_lockout.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 
 # ------------------------------------------------------------------------------
 # Internationalisation
@@ -243,6 +261,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes announces itself at every start of every command: once is enough.
+        "axes.apps": {"level": "WARNING"},
         # runserver's request lines: Django's default handler would print them unredacted.
         "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
