@@ -8,5 +8,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("progress.api.urls")),
-    path("dashboard/", include("analytics.urls")),
+    path("dashboard/", include("analytics.dashboards.urls")),
 ]

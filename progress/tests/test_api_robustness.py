@@ -119,7 +119,7 @@ def test_session_total_saturates_at_the_column_maximum(post_progress):
 
 
 def test_recalculating_a_session_saturates_too():
-    from progress.services import recalculate_session
+    from progress.totals import recalculate_session
 
     session = WorkshopSessionFactory()
     for number in (1, 2):

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from workshop.models import WorkshopSession
-from workshop.ops import cleanup_sessions
+from workshop.cleanup import cleanup_sessions
 from workshop.tests.factories import WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db

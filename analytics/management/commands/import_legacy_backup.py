@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from analytics.legacy_backup import LegacyBackupError, import_legacy_backup
-from analytics.legacy_report import write_report
+from analytics.legacy.backup import LegacyBackupError, import_legacy_backup
+from analytics.legacy.report import write_report
 
 
 class Command(BaseCommand):

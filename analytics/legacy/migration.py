@@ -2,7 +2,7 @@
 
 It lives in `analytics` because it writes all four tables (students, sessions, step_progress
 and the `data_migrated` events), and analytics is the one app DESIGN.md lets depend on the
-others; the rules it applies come from `workshop.legacy`.
+others; the rules it applies come from `analytics.legacy`.
 
 How it runs, inside ONE transaction (any failure rolls everything back):
 1. detect the legacy tables and their columns; lock them against writes (so no row can appear
@@ -28,8 +28,7 @@ import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from analytics.models import EventType
-from workshop.legacy.columns import (
+from analytics.legacy.columns import (
     CONFIG_TEXT_FIELDS,
     CONFIGS_TABLE,
     FIELDS,
@@ -39,9 +38,11 @@ from workshop.legacy.columns import (
     LegacyTable,
     detect_tables,
 )
-from workshop.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
-from workshop.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
-from workshop.legacy.secrets import convert_legacy_secret
+from analytics.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
+from analytics.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
+from analytics.legacy.secrets import convert_legacy_secret
+from analytics.models import EventType
+from progress.totals import completion_rate_sql
 from workshop.models import SESSION_LIFETIME_HOURS, anonymous_email
 from workshop.steps import TOTAL_STEPS, step_title
 
@@ -299,14 +300,14 @@ JOIN legacy_sessions ls ON ls.token = e.token
 GROUP BY e.token, e.step_number, e.step_name;
 """
 
-# Totals recalculated from the steps exactly as update_session_progress() does, before the
-# sessions are written (no second pass over them); current_step is the highest step touched,
-# or student_configs' 0-based current_step + 1 when that is higher.
+# Totals by the session-totals rule (progress.totals), before the sessions are written (no
+# second pass over them). Two legacy additions: time is capped to the column's range, and
+# current_step is student_configs' 0-based current_step + 1 when that is higher.
 TOTALS_SQL = f"""
 DROP TABLE IF EXISTS pg_temp.legacy_totals;
 CREATE TEMP TABLE legacy_totals ON COMMIT DROP AS
 SELECT ls.token, count(st.step_number) AS steps,
-  round((count(*) FILTER (WHERE st.validation_passed)::numeric / {TOTAL_STEPS}) * 100)::int
+  ({completion_rate_sql("count(*) FILTER (WHERE st.validation_passed)")})::int
     AS completion_rate,
   least(coalesce(sum(st.time_spent) FILTER (WHERE st.validation_passed), 0), {MAX_INT})::int
     AS total_time_spent,

@@ -1,14 +1,14 @@
 """Import of the old service's backup file (`manage.py import_legacy_backup FILE.json`).
 
-The file is `GET /api/track-student-progress?getAllStudents=true`'s reply (spec/legacy.md):
+The file is `GET /api/track-student-progress?getAllStudents=true`'s reply (docs/spec/legacy.md):
 `{"success": true, "count": n, "students": [{"studentId": <email>, "studentName",
 "exercises", "startedAt", "lastActivity", "totalTimeSpent", "completionRate", "repoCreated",
-"demoMode"}, ...]}`. Same rules and report as the table migration (workshop.legacy), applied in
+"demoMode"}, ...]}`. Same rules and report as the table migration (analytics.legacy), applied in
 Python with bulk writes so it runs on SQLite as well as PostgreSQL. The items carry no token:
 each gets the deterministic one the table migration would derive for the same row, so running
 the import twice, or after migrating the table the file was taken from, adds nothing.
 
-In `analytics` for the same reason as analytics.legacy_migration: it writes all four tables.
+In `analytics` for the same reason as analytics.legacy.migration: it writes all four tables.
 """
 
 import json
@@ -21,12 +21,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.legacy_migration import REPORT_LIST_LIMIT, MigrationReport, Progress
-from analytics.models import EventType
-from analytics.services import NewEvent, record_events
-from progress.models import StepProgress
-from progress.services import completion_rate
-from workshop.legacy.exercises import (
+from analytics.events import NewEvent, record_events
+from analytics.legacy.exercises import (
     StepEntry,
     UnparsableJSON,
     legacy_bool,
@@ -34,7 +30,11 @@ from workshop.legacy.exercises import (
     parse_legacy_json,
     steps_from_exercises,
 )
-from workshop.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy.migration import REPORT_LIST_LIMIT, MigrationReport, Progress
+from analytics.models import EventType
+from progress.models import StepProgress
+from progress.totals import totals_from_steps
 from workshop.models import SESSION_LIFETIME_HOURS, Student, WorkshopSession
 from workshop.steps import step_title
 
@@ -158,7 +158,9 @@ def _write(sessions: dict[str, _Session], report: MigrationReport, progress: Pro
         student_id = students[emails[s.token]]
         started = s.started_at or now
         last = s.last_activity or started
-        completed = [e for e in s.steps.values() if e.validation_passed]
+        totals = totals_from_steps(
+            (e.step_number, e.validation_passed, e.time_spent) for e in s.steps.values()
+        )
         rows.append(
             WorkshopSession(
                 session_token=s.token,
@@ -168,9 +170,9 @@ def _write(sessions: dict[str, _Session], report: MigrationReport, progress: Pro
                 expires_at=last + lifetime,
                 is_active=last + lifetime > now,
                 demo_mode=s.demo_mode,
-                current_step=max(s.steps, default=0),
-                completion_rate=completion_rate(len(completed)),
-                total_time_spent=sum(e.time_spent for e in completed),
+                current_step=totals.current_step,
+                completion_rate=totals.completion_rate,
+                total_time_spent=totals.total_time_spent,
             )
         )
         steps.extend(

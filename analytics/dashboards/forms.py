@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from analytics.selectors import (
+from analytics.dashboards.selectors import (
     DEFAULT_STUCK_THRESHOLD,
     STUCK_THRESHOLDS,
     DashboardFilters,
