@@ -18,7 +18,7 @@ from django.utils import timezone
 from analytics.events import NewEvent, move_session_events, record_event, record_events
 from analytics.models import EVENT_STEP_KEY, EventType
 from progress import selectors, totals
-from progress.models import StepProgress
+from progress.models import StepProgress, StudentCreator
 from workshop import services as workshop_services
 from workshop.errors import (
     SESSION_BELONGS_TO_ANOTHER_STUDENT,
@@ -49,6 +49,11 @@ class StepWrite:
     attempts: int
 
 
+def _record_creator(*, student, session: WorkshopSession) -> None:
+    """This session created this identified student: its token holder may see the id."""
+    StudentCreator.objects.create(student_id=student.pk, session_id=session.pk)
+
+
 def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
     """Give an anonymous student's session to the student with this real address.
 
@@ -57,7 +62,9 @@ def _claim_session(*, session: WorkshopSession, email: str, name: str | None) ->
     it owns no session any more.
     """
     anonymous_id = session.student_id
-    student = workshop_services.get_or_create_student(email=email, name=name)
+    student, created = workshop_services.find_or_create_student(email=email, name=name)
+    if created:
+        _record_creator(student=student, session=session)
     WorkshopSession.objects.filter(pk=session.pk).update(student=student)
     StepProgress.objects.filter(session_id=session.pk).update(student=student)
     move_session_events(session_token=session.pk, student_id=student.pk)
@@ -79,13 +86,15 @@ def _open_session(
     """
     session = workshop_services.find_locked_session(session_token=session_token)
     if session is None:
-        student = None
+        student, created = None, False
         if email:
-            student = workshop_services.get_or_create_student(email=email, name=name)
+            student, created = workshop_services.find_or_create_student(email=email, name=name)
         session = workshop_services.insert_session(
             session_token=session_token, student=student, name=name, demo_mode=demo_mode
         )
         if session is not None:
+            if created:
+                _record_creator(student=student, session=session)
             return session, True
         # Another request inserted it first: wait for its lock, then carry on as an update.
         session = workshop_services.lock_session(session_token=session_token)
@@ -95,8 +104,9 @@ def _open_session(
         return session, False
     owner = session.student
     if owner.student_email == normalize_email(email):
-        if name and name != owner.student_name:
-            session.student = workshop_services.get_or_create_student(email=email, name=name)
+        # The same student: an email is a claim, not a proof, so a name sent again changes
+        # nothing (names are set when the student is created).
+        pass
     elif owner.is_anonymous:
         _claim_session(session=session, email=email, name=name)
     else:
@@ -263,9 +273,16 @@ def start_session(
     *, student_email: str | None, student_name: str | None, demo_mode: bool = False
 ) -> WorkshopSession:
     """POST /api/sessions: a session with a server-made token, and its session_created event."""
-    session = workshop_services.create_session(
-        student_email=student_email, student_name=student_name, demo_mode=demo_mode
+    student, created = None, False
+    if student_email:
+        student, created = workshop_services.find_or_create_student(
+            email=student_email, name=student_name
+        )
+    session = workshop_services.create_session_for(
+        student=student, student_name=student_name, demo_mode=demo_mode
     )
+    if created:
+        _record_creator(student=student, session=session)
     record_event(
         event_type=EventType.SESSION_CREATED,
         student_id=session.student_id,

@@ -44,29 +44,34 @@ def new_session_token() -> str:
     return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(SESSION_TOKEN_BYTES)
 
 
-# One statement, race-free on both backends (PostgreSQL, and SQLite >= 3.35): the unique
-# index on student_email decides, and RETURNING hands back the row either way.
-_UPSERT_STUDENT_SQL = """
+# Race-free on both backends (PostgreSQL, and SQLite >= 3.35): the unique index on
+# student_email decides; an existing row is left exactly as it is (no rename, no touch).
+_INSERT_STUDENT_SQL = """
 INSERT INTO students (student_id, student_email, student_name) VALUES (%s, %s, %s)
-ON CONFLICT (student_email)
-DO UPDATE SET student_name = COALESCE(EXCLUDED.student_name, students.student_name)
+ON CONFLICT (student_email) DO NOTHING
 RETURNING student_id, student_email, student_name, twilio_account_sid, github_username,
           created_at, updated_at
 """
 
 
-def get_or_create_student(*, email: str, name: str | None = None) -> Student:
-    """The student with this email (trimmed, case-insensitive), created when new.
+def find_or_create_student(*, email: str, name: str | None = None) -> tuple[Student, bool]:
+    """(the student with this email, whether this call created it).
 
-    A given name replaces the stored one; an absent name leaves it alone. One
-    INSERT ... ON CONFLICT ... RETURNING, so parallel requests creating the same student all
-    get the one row, without a savepoint or a retry.
+    An email is a claim, not a proof (docs/api.md): the name is set when the student is
+    created and never changed by a later claim of the same email. The INSERT ... ON CONFLICT
+    DO NOTHING decides who creates; a caller that loses the race reads the winner's row.
     """
+    normalized = normalize_email(email)
     student_id = Student._meta.pk.get_db_prep_value(uuid.uuid4(), connection, prepared=False)
-    rows = Student.objects.raw(
-        _UPSERT_STUDENT_SQL, [student_id, normalize_email(email), name or None]
-    )
-    return next(iter(rows))
+    created = list(Student.objects.raw(_INSERT_STUDENT_SQL, [student_id, normalized, name or None]))
+    if created:
+        return created[0], True
+    return Student.objects.get(student_email=normalized), False
+
+
+def get_or_create_student(*, email: str, name: str | None = None) -> Student:
+    """The student with this email (see find_or_create_student)."""
+    return find_or_create_student(email=email, name=name)[0]
 
 
 def create_anonymous_student(*, name: str | None = None) -> Student:
@@ -144,6 +149,15 @@ def create_session(
     student = None
     if student_email:
         student = get_or_create_student(email=student_email, name=student_name)
+    return create_session_for(student=student, student_name=student_name, demo_mode=demo_mode)
+
+
+@transaction.atomic
+def create_session_for(
+    *, student: Student | None, student_name: str | None, demo_mode: bool
+) -> WorkshopSession:
+    """A new session with a server-made token for this student, or for a new anonymous
+    student when None."""
     while True:
         session = insert_session(
             session_token=new_session_token(),

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
+from progress import selectors
 from progress.api import messages
 from progress.models import StepProgress
 from workshop.formatting import iso_z
@@ -365,16 +366,21 @@ def _configuration_reply(session: WorkshopSession) -> dict[str, Any]:
     return reply
 
 
-def session_body(session: WorkshopSession, *, include_token: bool = True) -> dict[str, Any]:
-    """A session as every reply shows it: snake_case columns, the student, the steps in step
-    order; never the API key (has_openai_api_key instead). Anonymous students show no email."""
+def session_body(session: WorkshopSession, *, instructor: bool = False) -> dict[str, Any]:
+    """A session as its token holder (or an instructor) sees it: snake_case columns, the
+    student, the steps in step order; never the API key (has_openai_api_key instead).
+
+    Anonymous students show no email. The student's id and name only where
+    selectors.reveals_student allows (an email is a claim, not a proof), or to instructors.
+    """
     student = session.student
-    body: dict[str, Any] = {"session_token": session.session_token} if include_token else {}
+    revealed = instructor or selectors.reveals_student(session)
+    body: dict[str, Any] = {"session_token": session.session_token}
     body.update(
         {
-            "student_id": str(student.student_id),
+            "student_id": str(student.student_id) if revealed else None,
             "student_email": None if student.is_anonymous else student.student_email,
-            "student_name": student.student_name,
+            "student_name": student.student_name if revealed else None,
             "started_at": iso_z(session.started_at),
             "last_activity": iso_z(session.last_activity),
             "expires_at": iso_z(session.expires_at),
@@ -391,6 +397,43 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
         }
     )
     return body
+
+
+def display_name(name: str | None) -> str | None:
+    """The name a public share link shows: the first name and the last name's initial
+    ("Ada L."); nothing for a missing name or one that looks like an email."""
+    parts = (name or "").split()
+    if not parts or "@" in name:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0]}."
+
+
+def shared_step_entry(step: StepProgress) -> dict[str, Any]:
+    return {
+        "stepNumber": step.step_number,
+        "stepName": step.step_name,
+        "completed": bool(step.validation_passed),
+        "startedAt": iso_z(step.started_at),
+        "completedAt": iso_z(step.completed_at),
+        "timeSpent": step.time_spent or 0,
+    }
+
+
+def shared_session_body(session: WorkshopSession) -> dict[str, Any]:
+    """A session as the public share link (?studentId=) shows it: progress only. No email,
+    token, configuration, deployment URLs or bug reports."""
+    return {
+        "display_name": display_name(session.student.student_name),
+        "started_at": iso_z(session.started_at),
+        "last_activity": iso_z(session.last_activity),
+        "is_active": bool(session.is_active),
+        "current_step": session.current_step or 0,
+        "completion_rate": session.completion_rate or 0,
+        "total_time_spent": session.total_time_spent or 0,
+        "step_progress": [shared_step_entry(step) for step in session.steps.all()],
+    }
 
 
 def _text(**kwargs: Any) -> serializers.CharField:
@@ -418,12 +461,42 @@ class StepEntrySerializer(serializers.Serializer):
     deploymentUrl = _text()
 
 
-class SharedSessionSerializer(serializers.Serializer):
-    """A session as a share link (?studentId=) shows it: everything but the token."""
+class SharedStepSerializer(serializers.Serializer):
+    stepNumber = serializers.IntegerField(min_value=FIRST_STEP, max_value=LAST_STEP)
+    stepName = serializers.CharField()
+    completed = serializers.BooleanField()
+    startedAt = serializers.DateTimeField(allow_null=True)
+    completedAt = serializers.DateTimeField(allow_null=True)
+    timeSpent = serializers.IntegerField()
 
-    student_id = serializers.UUIDField()
+
+class SharedSessionSerializer(serializers.Serializer):
+    """A session as the public share link (?studentId=) shows it: progress only."""
+
+    display_name = _text(help_text='First name and last initial ("Ada L."), or null.')
+    started_at = serializers.DateTimeField(allow_null=True)
+    last_activity = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+    current_step = serializers.IntegerField()
+    completion_rate = serializers.IntegerField()
+    total_time_spent = serializers.IntegerField()
+    step_progress = SharedStepSerializer(many=True)
+
+    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
+        return shared_session_body(instance)
+
+
+class SessionSerializer(serializers.Serializer):
+    """A session as its token holder sees it (and instructors, who always see the student)."""
+
+    session_token = serializers.CharField()
+    student_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="null unless this session created the student, or the student is anonymous "
+        "(an email is a claim, not a proof); instructors always see it.",
+    )
     student_email = _text(help_text="null for anonymous students")
-    student_name = _text()
+    student_name = _text(help_text="null where student_id is")
     started_at = serializers.DateTimeField(allow_null=True)
     last_activity = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -445,13 +518,6 @@ class SharedSessionSerializer(serializers.Serializer):
             if name == "completion_rate":
                 fields.update({_reply_name(f): _configuration_output(f) for f in SESSION_CONFIG})
         return fields
-
-    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
-        return session_body(instance, include_token=False)
-
-
-class SessionSerializer(SharedSessionSerializer):
-    session_token = serializers.CharField()
 
     def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
         return session_body(instance)

@@ -63,7 +63,9 @@ def test_create_session_for_known_email_reuses_the_student(api):
 
     body = api.post("/api/sessions", {"studentEmail": "ADA@example.com"}, format="json").json()
 
-    assert body["studentId"] == str(student.pk)
+    assert WorkshopSession.objects.get(pk=body["sessionToken"]).student_id == student.pk
+    # An email is a claim, not a proof: the existing student's id is not told.
+    assert body["studentId"] is None
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from workshop.models import WorkshopSession
 from workshop.cleanup import cleanup_sessions
+from workshop.models import WorkshopSession
 from workshop.tests.factories import WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
