@@ -16,7 +16,7 @@ from django.utils.text import smart_split, unescape_string_literal
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
 from workshop.formatting import human_duration
-from workshop.models import Student, WorkshopSession
+from workshop.models import Student, WorkshopSession, large_json_columns
 from workshop.services import deactivate_sessions, extend_sessions
 from workshop.session_config import SECRET_COLUMN, Group, columns_of
 from workshop.steps import STEP_CHOICES
@@ -185,6 +185,14 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
         "expires_at",
     ]
     list_select_related = ["student"]
+
+    def get_queryset(self, request):
+        # The list shows none of the large JSON columns: only the change form reads them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            queryset = queryset.defer(*large_json_columns())
+        return queryset
+
     list_filter = [
         "is_active",
         ExpiryFilter,

@@ -36,6 +36,17 @@ def stored_json(value: Any, kind: type) -> Any:
     return kind(value) if isinstance(value, kind) else kind()
 
 
+# A session's columns that can be large (a student's bug reports, tool definitions, voice
+# settings): read only where a page or reply shows them, deferred everywhere else.
+LARGE_JSON_COLUMNS = ("bug_reports", "tools", "voice_settings")
+
+
+def large_json_columns(prefix: str = "") -> list[str]:
+    """LARGE_JSON_COLUMNS for QuerySet.defer(), through a relation when given `prefix`
+    (e.g. "session__")."""
+    return [prefix + column for column in LARGE_JSON_COLUMNS]
+
+
 def anonymous_email(key: str) -> str:
     """The reserved placeholder address of an anonymous student, unique per `key`."""
     return f"anonymous+{key}@{ANONYMOUS_EMAIL_DOMAIN}".lower()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
@@ -20,7 +21,13 @@ from django.utils import timezone
 
 from workshop.batches import iter_pk_batches
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
-from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.errors import (
+    SESSION_CLOSED,
+    SESSION_NOT_FOUND,
+    ApplicationError,
+    GoneError,
+    NotFoundError,
+)
 from workshop.formatting import iso_z
 from workshop.models import (
     Student,
@@ -212,13 +219,22 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     The session row is locked first, so parallel reports are all kept.
     """
     session = lock_open_session(session_token=session_token)
+    reports = stored_json(session.bug_reports, list)
+    cap = settings.BUG_REPORTS_PER_SESSION
+    if len(reports) >= cap:
+        raise ApplicationError(
+            f"This session already has {cap} bug reports.",
+            fields={
+                "bugReports": [f"This session already has {cap} bug reports, the most it may have."]
+            },
+        )
     entry = {
         "id": str(uuid.uuid4()),
         # The API's timestamp format everywhere: ISO 8601, UTC written as Z.
         "createdAt": iso_z(timezone.now()),
         **{key: value for key, value in report.items() if value is not None},
     }
-    session.bug_reports = [*stored_json(session.bug_reports, list), entry]
+    session.bug_reports = [*reports, entry]
     session.save(update_fields=["bug_reports"])
     return entry
 

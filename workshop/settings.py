@@ -211,6 +211,11 @@ CONTENT_SECURITY_POLICY = {
 # Request bodies above 1 MB are refused (the API answers 400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# Bug reports a session may carry, and the most bytes one report may take (its JSON, UTF-8):
+# at the defaults a session's reports stay under 160 KB, whatever a client sends.
+BUG_REPORTS_PER_SESSION = env.int("BUG_REPORTS_PER_SESSION", default=20)
+BUG_REPORT_MAX_BYTES = env.int("BUG_REPORT_MAX_BYTES", default=8 * 1024)
+
 # ------------------------------------------------------------------------------
 # CORS: the workshop frontend's origins, matched exactly
 # ------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         # django-axes announces itself at every start of every command: once is enough.
-        "axes.apps": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
         # runserver's request lines: Django's default handler would print them unredacted.
         "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },

@@ -8,10 +8,12 @@ Outputs are rendered by plain functions (fast, and exact about nulls); the outpu
 exist so the OpenAPI schema describes those shapes, and delegate to the same functions.
 """
 
+import json
 import math
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
@@ -320,6 +322,18 @@ class BugReportSerializer(serializers.Serializer):
     actualBehavior = _optional_text()
     pageUrl = WebURLField(required=False, allow_null=True)
     browserInfo = _optional_text(1_000)
+
+    def validate(self, attrs: dict) -> dict:
+        # Each field has its own limit; the report as a whole has BUG_REPORT_MAX_BYTES, named
+        # on its largest field (what to shorten).
+        limit = settings.BUG_REPORT_MAX_BYTES
+        size = len(json.dumps(attrs, ensure_ascii=False).encode("utf-8"))
+        if size > limit:
+            largest = max(attrs, key=lambda name: len(str(attrs[name]).encode("utf-8")))
+            raise serializers.ValidationError(
+                {largest: [f"The report takes {size} bytes; at most {limit} bytes are kept."]}
+            )
+        return attrs
 
 
 class DeploymentSerializer(serializers.Serializer):
