@@ -1,4 +1,8 @@
-"""The legacy table migration (`manage.py migrate_legacy`): set-based SQL, PostgreSQL only.
+"""The legacy pipeline in set-based SQL (PostgreSQL only), and the table migration on it.
+
+`manage.py migrate_legacy` stages the legacy tables; `manage.py import_legacy_backup`
+(analytics.legacy.backup) stages a backup file's items; both then call run_pipeline(), so
+every rule below applies to both the same way.
 
 It lives in `analytics` because it writes all four tables (students, sessions, step_progress
 and the `data_migrated` events), and analytics is the one app DESIGN.md lets depend on the
@@ -15,7 +19,8 @@ How it runs, inside ONE transaction (any failure rolls everything back):
 4. INSERT ... SELECT students, sessions, steps, events; recalculate the totals with one UPDATE;
 5. rename the migrated tables to `<name>_backup_<YYYYMMDDHHMMSS>`.
 Sessions whose token already exists are left alone, so a second run adds nothing and a run
-after new legacy rows appeared adds only those.
+after new legacy rows appeared adds only those. Steps 3 and 4 are run_pipeline(); the
+backup import does its own staging instead of 1 and 2, and has nothing to rename.
 """
 
 import time
@@ -39,7 +44,12 @@ from analytics.legacy.columns import (
     detect_tables,
 )
 from analytics.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
-from analytics.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
+from analytics.legacy.identity import (
+    ANONYMOUS_KEY_PREFIX,
+    DERIVED_TOKEN_PREFIX,
+    PLACEHOLDER_DOMAIN,
+    PLACEHOLDER_LOCAL_PREFIX,
+)
 from analytics.legacy.secrets import convert_legacy_secret
 from analytics.models import EventType
 from progress.totals import completion_rate_sql
@@ -135,6 +145,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 """
 
+# One row per legacy row or backup item. priority: which row of a session wins where they
+# disagree (lower first): the table's rank (PRIORITY), or the item's rank in a backup file.
 RAW_TABLE_SQL = (
     "DROP TABLE IF EXISTS pg_temp.legacy_raw;"
     "CREATE TEMP TABLE legacy_raw (priority int, src_table text, "
@@ -146,10 +158,11 @@ _WS = "E' \\t\\r\\n'"
 _EMAIL = f"lower(btrim(r.email, {_WS}))"
 _PLACEHOLDER = f"""(
     {_EMAIL} IS NULL OR position('@' in {_EMAIL}) = 0
-    OR (substr({_EMAIL}, position('@' in {_EMAIL}) + 1) = 'example.com'
-        AND (split_part({_EMAIL}, '@', 1) = 'unknown'
-             OR split_part({_EMAIL}, '@', 1) LIKE 'unknown\\_%'))
+    OR (substr({_EMAIL}, position('@' in {_EMAIL}) + 1) = '{PLACEHOLDER_DOMAIN}'
+        AND (split_part({_EMAIL}, '@', 1) = '{PLACEHOLDER_LOCAL_PREFIX}'
+             OR split_part({_EMAIL}, '@', 1) LIKE '{PLACEHOLDER_LOCAL_PREFIX}\\_%'))
 )"""
+# THE token of a row without one (table row or backup item): the one place it is derived.
 _DERIVED = f"""'{DERIVED_TOKEN_PREFIX}' || left(md5(coalesce({_EMAIL}, '') || '|' || coalesce(
     floor(extract(epoch from coalesce(pg_temp.legacy_ts(r.started_at),
       pg_temp.legacy_ts(r.created_at))) * 1000)::bigint::text, '')), 24)"""
@@ -488,68 +501,80 @@ def _run(report, source, names, legacy_key, keep_tables, progress) -> list[Legac
             progress("no legacy tables found")
             return []
         reader.execute(_lock_sql(tables).as_string(reader.connection))
-        cursor.execute(FUNCTIONS_SQL)
-        cursor.execute(RAW_TABLE_SQL)
+        create_staging(cursor)
         if source is None:
             _stage_local(cursor, tables)
         else:
             _stage_remote(cursor, source, tables)
-        cursor.execute("SELECT src_table, count(*) FROM legacy_raw GROUP BY src_table")
-        report.rows_read.update(dict(cursor.fetchall()))
-        progress(f"staged {sum(report.rows_read.values())} legacy rows")
-
-        cursor.execute(ROWS_SQL)
-        # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
-        cursor.execute("ANALYZE legacy_rows")
-        _report_bad_rows(cursor, report)
-        cursor.execute(SESSIONS_SQL)
-        cursor.execute("ANALYZE legacy_sessions")
-        cursor.execute("SELECT count(*), count(*) FILTER (WHERE conflict) FROM legacy_sessions")
-        report.sessions_found, report.token_conflicts = cursor.fetchone()
-        cursor.execute(
-            "DELETE FROM legacy_sessions ls USING sessions s WHERE s.session_token = ls.token"
-        )
-        report.sessions_existing = cursor.rowcount
-        progress(
-            f"parsed: {report.sessions_found} sessions, {report.sessions_existing} already "
-            f"migrated, {report.bad_row_count} bad rows"
-        )
-
-        cursor.execute(STUDENTS_SQL)
-        report.students_created = cursor.rowcount
-        cursor.execute(ENTRIES_SQL)
-        cursor.execute("ANALYZE legacy_entries")
-        _map_step_keys(cursor, report)
-        cursor.execute(STEPS_SQL)
-        cursor.execute("ANALYZE legacy_steps")
-        cursor.execute(TOTALS_SQL)
-        cursor.execute("ANALYZE legacy_totals")
-        progress(f"parsed steps; {sum(report.skipped_keys.values())} exercise entries skipped")
-        _convert_secrets(cursor, report, legacy_key)
-        cursor.execute(SESSION_INSERT_SQL)
-        report.sessions_created = cursor.rowcount
-        progress(f"created {report.students_created} students, {report.sessions_created} sessions")
-        cursor.execute(STEP_INSERT_SQL)
-        report.steps_created = cursor.rowcount
-        progress(f"created {report.steps_created} steps")
-        cursor.execute(EVENTS_SQL)
-        report.events_created = cursor.rowcount
-        progress(f"created {report.events_created} events")
+        run_pipeline(cursor, report, legacy_key, progress)
 
         if not keep_tables and source is None:
             report.renamed = _rename_tables(cursor, tables, _stamp())
     return tables
 
 
+def create_staging(cursor) -> None:
+    """The parsing functions and the empty `legacy_raw` table the rows are staged into."""
+    cursor.execute(FUNCTIONS_SQL)
+    cursor.execute(RAW_TABLE_SQL)
+
+
+def run_pipeline(cursor, report: MigrationReport, legacy_key: bytes | None, progress) -> None:
+    """Everything after staging, for the table migration and the backup import alike: parse
+    and merge the rows of `legacy_raw`, then write students, sessions, steps and events."""
+    cursor.execute("SELECT src_table, count(*) FROM legacy_raw GROUP BY src_table")
+    report.rows_read.update(dict(cursor.fetchall()))
+    progress(f"staged {sum(report.rows_read.values())} legacy rows")
+
+    cursor.execute(ROWS_SQL)
+    # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
+    cursor.execute("ANALYZE legacy_rows")
+    _report_bad_rows(cursor, report)
+    cursor.execute(SESSIONS_SQL)
+    cursor.execute("ANALYZE legacy_sessions")
+    cursor.execute("SELECT count(*), count(*) FILTER (WHERE conflict) FROM legacy_sessions")
+    report.sessions_found, report.token_conflicts = cursor.fetchone()
+    cursor.execute(
+        "DELETE FROM legacy_sessions ls USING sessions s WHERE s.session_token = ls.token"
+    )
+    report.sessions_existing = cursor.rowcount
+    progress(
+        f"parsed: {report.sessions_found} sessions, {report.sessions_existing} already "
+        f"migrated, {report.bad_row_count} bad rows"
+    )
+
+    cursor.execute(STUDENTS_SQL)
+    report.students_created = cursor.rowcount
+    cursor.execute(ENTRIES_SQL)
+    cursor.execute("ANALYZE legacy_entries")
+    _map_step_keys(cursor, report)
+    cursor.execute(STEPS_SQL)
+    cursor.execute("ANALYZE legacy_steps")
+    cursor.execute(TOTALS_SQL)
+    cursor.execute("ANALYZE legacy_totals")
+    progress(f"parsed steps; {sum(report.skipped_keys.values())} exercise entries skipped")
+    _convert_secrets(cursor, report, legacy_key)
+    cursor.execute(SESSION_INSERT_SQL)
+    report.sessions_created = cursor.rowcount
+    progress(f"created {report.students_created} students, {report.sessions_created} sessions")
+    cursor.execute(STEP_INSERT_SQL)
+    report.steps_created = cursor.rowcount
+    progress(f"created {report.steps_created} steps")
+    cursor.execute(EVENTS_SQL)
+    report.events_created = cursor.rowcount
+    progress(f"created {report.events_created} events")
+
+
 def _report_bad_rows(cursor, report: MigrationReport) -> None:
+    # Added to what the caller may have found before staging (the backup's non-objects).
     cursor.execute("SELECT count(*) FROM legacy_rows WHERE bad_reason IS NOT NULL")
-    (report.bad_row_count,) = cursor.fetchone()
+    report.bad_row_count += cursor.fetchone()[0]
     cursor.execute(
         "SELECT src_table, src_key, bad_reason FROM legacy_rows WHERE bad_reason IS NOT NULL "
         "ORDER BY priority, src_key LIMIT %s",
-        [REPORT_LIST_LIMIT],
+        [max(REPORT_LIST_LIMIT - len(report.bad_rows), 0)],
     )
-    report.bad_rows = [tuple(row) for row in cursor.fetchall()]
+    report.bad_rows.extend(tuple(row) for row in cursor.fetchall())
 
 
 def _map_step_keys(cursor, report: MigrationReport) -> None:

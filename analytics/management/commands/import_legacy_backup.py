@@ -1,4 +1,4 @@
-"""`manage.py import_legacy_backup FILE.json`: the old service's backup file, same rules."""
+"""`manage.py import_legacy_backup FILE.json`: the old service's backup file, same pipeline."""
 
 from pathlib import Path
 
@@ -12,8 +12,8 @@ from analytics.legacy.report import write_report
 class Command(BaseCommand):
     help = (
         'Import the old service\'s backup file ({"success", "count", "students": [...]}) '
-        "into students, sessions, step_progress and events, with the legacy migration's "
-        "rules. One transaction; running it twice changes nothing."
+        "into students, sessions, step_progress and events through the legacy migration's "
+        "SQL pipeline (PostgreSQL only). One transaction; running it twice changes nothing."
     )
 
     def add_arguments(self, parser):
