@@ -18,7 +18,7 @@ from workshop.csv_export import csv_response
 from workshop.formatting import human_duration
 from workshop.models import Student, WorkshopSession, large_json_columns
 from workshop.services import deactivate_sessions, extend_sessions
-from workshop.session_config import SECRET_COLUMN, Group, columns_of
+from workshop.session_config import JSON_COLUMNS, SECRET_COLUMN, TEXT_COLUMNS, Group, columns_of
 from workshop.steps import STEP_CHOICES
 
 # The admin's "View site" link leads to the instructors' dashboards.
@@ -247,11 +247,42 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     inlines: list = []
     actions = ["deactivate", "extend_expiry", "export_csv"]
 
+    # What students and the API write: read-only on an existing session, so a form opened
+    # before a student's bug report or PATCH can never write its stale copy back.
+    api_written_fields = [
+        "session_token",
+        "started_at",
+        "last_activity",
+        *(column for column in TEXT_COLUMNS),
+        *JSON_COLUMNS,
+        "bug_reports",
+    ]
+    # JSON columns whose empty value ([] or {}) is their default, and valid.
+    empty_json = {"tools": list, "voice_settings": dict, "bug_reports": list}
+
     def get_readonly_fields(self, request, obj=None):
-        # The primary key is chosen once, when a session is created here.
         if obj is not None:
-            return [*self.readonly_fields, "session_token"]
+            return [*self.readonly_fields, *self.api_written_fields]
         return self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for name in self.empty_json:
+            if name in form.base_fields:
+                form.base_fields[name].required = False
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            for name, empty in self.empty_json.items():
+                if getattr(obj, name) is None:
+                    setattr(obj, name, empty())
+            obj.save()
+            return
+        # Only the fields this form changed: everything else stays as the database has it.
+        changed = [name for name in form.changed_data if name not in self.api_written_fields]
+        if changed:
+            obj.save(update_fields=changed)
 
     @admin.display(description="token", ordering="session_token")
     def token(self, obj: WorkshopSession) -> str:
