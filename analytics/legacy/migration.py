@@ -33,6 +33,7 @@ import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
+from analytics.legacy.backups import scrub_secrets
 from analytics.legacy.columns import (
     CONFIG_TEXT_FIELDS,
     CONFIGS_TABLE,
@@ -410,6 +411,8 @@ def _rename_tables(cursor, tables: list[LegacyTable], stamp: str) -> dict[str, s
         if cursor.fetchone()[0]:
             raise LegacyMigrationError(f"cannot rename {table.name}: {new_name} already exists")
         cursor.execute(_rename_sql(table.name, new_name).as_string(cursor.connection))
+        # The backup keeps the rows, never their secrets (analytics/legacy/backups.py).
+        scrub_secrets(cursor, new_name)
         renamed[table.name] = new_name
     return renamed
 
