@@ -177,3 +177,31 @@ def test_share_link_display_names(api, name, shown):
     ]
 
     assert session["display_name"] == shown
+
+
+def test_students_from_before_keep_their_first_sessions_id(api):
+    """Migration progress 0005: a student's first session counts as their creator."""
+    import datetime as dt
+    import importlib
+
+    from django.db import connection
+    from django.utils import timezone
+
+    backfill_sql = importlib.import_module(
+        "progress.migrations.0005_backfill_student_creators"
+    ).BACKFILL_SQL
+    student = StudentFactory(student_email="old@example.com")
+    first = WorkshopSessionFactory(
+        student=student, created_at=timezone.now() - dt.timedelta(days=2)
+    )
+    later = WorkshopSessionFactory(student=student, created_at=timezone.now())
+
+    with connection.cursor() as cursor:
+        cursor.execute(backfill_sql, [])
+
+    def shown(session):
+        reply = api.get("/api/student-progress", {"sessionToken": session.pk}).json()
+        return reply["progress"]["student_id"]
+
+    assert shown(first) == str(student.student_id)
+    assert shown(later) is None
