@@ -12,9 +12,9 @@ def rotate(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0004_legacy_session_tokens"),
+        ("analytics", "0005_legacy_session_tokens"),
         ("progress", "0004_student_creators"),
-        ("workshop", "0002_postgres_schema"),
+        ("workshop", "0003_read_ai_settings_permission"),
     ]
 
     operations = [migrations.RunPython(rotate, migrations.RunPython.noop)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_events_created_at_index'),
+        ('analytics', '0004_frontend_event_types'),
     ]
 
     operations = [
