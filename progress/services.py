@@ -32,7 +32,7 @@ from workshop.errors import (
 )
 from workshop.expiry import activity_changes
 from workshop.expressions import SqlNow
-from workshop.models import WorkshopSession, normalize_email
+from workshop.models import Student, WorkshopSession, normalize_email
 from workshop.names import usable_student_name
 from workshop.steps import step_title
 
@@ -115,9 +115,12 @@ def _open_session(
         return session, False
     owner = session.student
     if owner.student_email == normalize_email(email):
-        # The same student: an email is a claim, not a proof, so a name sent again changes
-        # nothing (names are set when the student is created).
-        pass
+        # The same student. An email is a claim, not a proof: a name never replaces the
+        # stored one; only the session that created the student may fill a missing name
+        # (the frontend sends the email before the name).
+        if name and not owner.student_name and selectors.reveals_student(session):
+            Student.objects.filter(pk=owner.pk, student_name__isnull=True).update(student_name=name)
+            owner.student_name = name
     elif owner.is_anonymous:
         _claim_session(session=session, email=email, name=name)
     else:

@@ -205,3 +205,20 @@ def test_students_from_before_keep_their_first_sessions_id(api):
 
     assert shown(first) == str(student.student_id)
     assert shown(later) is None
+
+
+def test_only_the_creating_session_may_fill_a_missing_name(post_progress, api):
+    created = api.post("/api/sessions", {"studentEmail": "nameless@example.com"}, format="json")
+    own_token = created.json()["sessionToken"]
+    other = api.post("/api/sessions", {"studentEmail": "nameless@example.com"}, format="json")
+
+    post_progress(
+        sessionToken=other.json()["sessionToken"],
+        studentEmail="nameless@example.com",
+        studentName="Mallory",
+    )
+    assert Student.objects.get(student_email="nameless@example.com").student_name is None
+
+    post_progress(sessionToken=own_token, studentEmail="nameless@example.com", studentName="Nia")
+    post_progress(sessionToken=own_token, studentEmail="nameless@example.com", studentName="Zed")
+    assert Student.objects.get(student_email="nameless@example.com").student_name == "Nia"
