@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from analytics.models import Event
 from analytics.privacy.subject_requests import STUDENT_DATA_ACTIONS
 from workshop.admin import ReadOnlyAdminMixin, StudentAdmin, StudentOrTokenSearchMixin, short_token
+from workshop.models import large_json_columns
 
 StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
 
@@ -27,6 +28,15 @@ class EventAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.ModelAdmin
     list_per_page = 100
     # A COUNT(*) over millions of events on every page view buys nothing here.
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # The list shows the session's token only: never its large JSON columns.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("student", "session")
+            .defer(*large_json_columns("session__"))
+        )
 
     @admin.display(description="session", ordering="session_id")
     def token(self, obj: Event) -> str:

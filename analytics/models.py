@@ -98,3 +98,23 @@ class HelpQueueState(models.Model):
 
     def __str__(self) -> str:
         return f"help state of {self.session_id}"
+
+
+class LegacySessionToken(models.Model):
+    """The token given to a legacy row that had none, by its legacy key (a digest of who and
+    when it started: analytics.legacy.migration._LEGACY_KEY).
+
+    The key finds the same session again on every re-run and for a backup of the same data;
+    the token itself is random (workshop.services.new_session_token), since a token derived
+    from the email and start time, both shown by share links, could be recomputed by anyone.
+    Not one of the spec's tables.
+    """
+
+    legacy_key = models.TextField(primary_key=True)
+    session_token = models.TextField(unique=True)
+
+    class Meta:
+        db_table = "legacy_session_tokens"
+
+    def __str__(self) -> str:
+        return self.legacy_key

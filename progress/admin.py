@@ -14,6 +14,7 @@ from workshop.admin import (
     WorkshopSessionAdmin,
     short_token,
 )
+from workshop.models import large_json_columns
 from workshop.steps import STEP_CHOICES
 
 
@@ -84,6 +85,14 @@ class StepProgressAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.Mod
     ordering = ["-id"]
     list_per_page = 100
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # Lists and forms alike read the submitted code only where the form shows it.
+        queryset = super().get_queryset(request).select_related("session", "student")
+        queryset = queryset.defer(*large_json_columns("session__"))
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            queryset = queryset.defer("code_submitted")
+        return queryset
 
     @admin.display(description="session", ordering="session_id")
     def token(self, obj: StepProgress) -> str:

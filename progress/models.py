@@ -81,3 +81,36 @@ class StepProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id} step {self.step_number}"
+
+
+class StudentCreator(models.Model):
+    """Which session created an identified student: the one session whose token holder may
+    learn the student's id (docs/api.md, "an email is a claim, not a proof").
+
+    Anyone can type an email, so a session attached to an existing student by email must not
+    reveal that student's id (the key of the public share link); the session that created the
+    student did not take it from anybody. Not one of the spec's tables: a side table keyed by
+    the student, without database constraints, so deletes of students or sessions (raw SQL
+    cascades included) never trip over it; a stale row names ids that no longer exist.
+    """
+
+    student = models.OneToOneField(
+        Student,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_constraint=False,
+        related_name="creator",
+    )
+    session = models.ForeignKey(
+        WorkshopSession,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_column="session_token",
+        related_name="+",
+    )
+
+    class Meta:
+        db_table = "student_creators"
+
+    def __str__(self) -> str:
+        return f"{self.student_id} created by a session"

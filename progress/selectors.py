@@ -7,6 +7,7 @@ the number of sessions or steps.
 
 import uuid
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, QuerySet
 
 from progress.models import StepProgress
@@ -29,9 +30,25 @@ STEP_REPLY_COLUMNS = (
 
 def sessions_with_steps() -> QuerySet[WorkshopSession]:
     steps = StepProgress.objects.only(*STEP_REPLY_COLUMNS).order_by("step_number")
-    return WorkshopSession.objects.select_related("student").prefetch_related(
+    return WorkshopSession.objects.select_related("student__creator").prefetch_related(
         Prefetch("steps", queryset=steps)
     )
+
+
+def reveals_student(session: WorkshopSession) -> bool:
+    """Whether this session's token holder may see its student's id and name.
+
+    An email is a claim, not a proof (docs/api.md): anybody can attach a session to an
+    existing student by typing their email, so only the session that created the student
+    (or an anonymous student's one session) is told who the student is.
+    """
+    student = session.student
+    if student.is_anonymous:
+        return True
+    try:
+        return student.creator.session_id == session.pk
+    except ObjectDoesNotExist:
+        return False
 
 
 def session_progress(*, session_token: str) -> WorkshopSession:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, F, Value
+from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone
 
 from analytics.events import NewEvent, move_session_events, record_event, record_events
 from analytics.models import EVENT_STEP_KEY, EventType
 from progress import activity, selectors, totals
-from progress.models import StepProgress
+from progress.models import StepProgress, StudentCreator
 from workshop import services as workshop_services
 from workshop.crypto import SecretDecryptionError, decrypt_secret
 from workshop.errors import (
@@ -32,7 +32,7 @@ from workshop.errors import (
 )
 from workshop.expiry import activity_changes
 from workshop.expressions import SqlNow
-from workshop.models import WorkshopSession, normalize_email
+from workshop.models import Student, WorkshopSession, normalize_email
 from workshop.names import usable_student_name
 from workshop.steps import step_title
 
@@ -60,6 +60,11 @@ class StepWrite:
     heartbeat: bool = False
 
 
+def _record_creator(*, student, session: WorkshopSession) -> None:
+    """This session created this identified student: its token holder may see the id."""
+    StudentCreator.objects.create(student_id=student.pk, session_id=session.pk)
+
+
 def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
     """Give an anonymous student's session to the student with this real address.
 
@@ -68,7 +73,9 @@ def _claim_session(*, session: WorkshopSession, email: str, name: str | None) ->
     it owns no session any more.
     """
     anonymous_id = session.student_id
-    student = workshop_services.get_or_create_student(email=email, name=name)
+    student, created = workshop_services.find_or_create_student(email=email, name=name)
+    if created:
+        _record_creator(student=student, session=session)
     WorkshopSession.objects.filter(pk=session.pk).update(student=student)
     StepProgress.objects.filter(session_id=session.pk).update(student=student)
     move_session_events(session_token=session.pk, student_id=student.pk)
@@ -90,13 +97,15 @@ def _open_session(
     """
     session = workshop_services.find_locked_session(session_token=session_token)
     if session is None:
-        student = None
+        student, created = None, False
         if email:
-            student = workshop_services.get_or_create_student(email=email, name=name)
+            student, created = workshop_services.find_or_create_student(email=email, name=name)
         session = workshop_services.insert_session(
             session_token=session_token, student=student, name=name, demo_mode=demo_mode
         )
         if session is not None:
+            if created:
+                _record_creator(student=student, session=session)
             return session, True
         # Another request inserted it first: wait for its lock, then carry on as an update.
         session = workshop_services.lock_session(session_token=session_token)
@@ -106,8 +115,12 @@ def _open_session(
         return session, False
     owner = session.student
     if owner.student_email == normalize_email(email):
-        if name and name != owner.student_name:
-            session.student = workshop_services.get_or_create_student(email=email, name=name)
+        # The same student. An email is a claim, not a proof: a name never replaces the
+        # stored one; only the session that created the student may fill a missing name
+        # (the frontend sends the email before the name).
+        if name and not owner.student_name and selectors.reveals_student(session):
+            Student.objects.filter(pk=owner.pk, student_name__isnull=True).update(student_name=name)
+            owner.student_name = name
     elif owner.is_anonymous:
         _claim_session(session=session, email=email, name=name)
     else:
@@ -199,7 +212,11 @@ def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) 
     # The trigger stamps updated_at on PostgreSQL; SQLite has none, so it is set here.
     changes: dict[str, Any] = {"updated_at": db_now or SqlNow()}
     if time_added:
-        changes["time_spent"] = Coalesce(F("time_spent"), 0) + time_added
+        # Added as bigint, then capped: a step's time saturates rather than overflow.
+        changes["time_spent"] = Least(
+            Cast(Coalesce(F("time_spent"), 0), BigIntegerField()) + time_added,
+            totals.MAX_SECONDS,
+        )
     if update.step_name:
         changes["step_name"] = update.step_name
     if not heartbeat:
@@ -305,11 +322,17 @@ def start_session(
     *, student_email: str | None, student_name: str | None, demo_mode: bool = False
 ) -> WorkshopSession:
     """POST /api/sessions: a session with a server-made token, and its session_created event."""
-    session = workshop_services.create_session(
-        student_email=student_email,
-        student_name=usable_student_name(student_name),
-        demo_mode=demo_mode,
+    student_name = usable_student_name(student_name)
+    student, created = None, False
+    if student_email:
+        student, created = workshop_services.find_or_create_student(
+            email=student_email, name=student_name
+        )
+    session = workshop_services.create_session_for(
+        student=student, student_name=student_name, demo_mode=demo_mode
     )
+    if created:
+        _record_creator(student=student, session=session)
     record_event(
         event_type=EventType.SESSION_CREATED,
         student_id=session.student_id,

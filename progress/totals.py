@@ -6,6 +6,9 @@ current_step follow from its step rows.
     completion_rate  = round(100 * completed / 9), halves away from zero (SQL's ROUND)
     current_step     = the highest step the session has touched (0 without steps)
 
+total_time_spent (like a step's time_spent) saturates at MAX_SECONDS, the integer column's
+maximum, rather than overflow (repeated POSTs could otherwise push it there: a 500).
+
 It is the spec's `update_session_progress()` (docs/spec/schema-v2.md) but for last_activity,
 which repairs must not touch (writers recording activity pass it, and the expiry slides with
 it: workshop/expiry.py). The forms below all compute it; each is tested against the
@@ -34,6 +37,9 @@ from workshop.batches import iter_pk_batches
 from workshop.expiry import activity_changes
 from workshop.models import WorkshopSession
 from workshop.steps import TOTAL_STEPS
+
+# The integer columns' maximum (2^31 - 1 s, about 68 years): no real student gets near it.
+MAX_SECONDS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ def totals_from_steps(steps: Iterable[tuple[int, bool, int]]) -> SessionTotals:
             time_spent += seconds or 0
     return SessionTotals(
         completed_steps=completed,
-        total_time_spent=time_spent,
+        total_time_spent=min(time_spent, MAX_SECONDS),
         completion_rate=completion_rate(completed),
         current_step=highest,
     )
@@ -90,7 +96,7 @@ def recalculate_session(
     )
     result = SessionTotals(
         completed_steps=totals["completed"],
-        total_time_spent=totals["time"],
+        total_time_spent=min(totals["time"], MAX_SECONDS),
         completion_rate=completion_rate(totals["completed"]),
         current_step=totals["highest"],
     )
@@ -113,8 +119,9 @@ _PASSED_STEPS = "SELECT COUNT(*) FROM step_progress WHERE session_token = %s AND
 REFRESH_TOTALS_SQL = f"""
 UPDATE sessions SET
   completion_rate = {completion_rate_sql(_PASSED_STEPS)},
-  total_time_spent = (SELECT COALESCE(SUM(time_spent), 0) FROM step_progress
-                      WHERE session_token = %s AND validation_passed),
+  total_time_spent = (SELECT CASE WHEN total > {MAX_SECONDS} THEN {MAX_SECONDS} ELSE total END
+                      FROM (SELECT COALESCE(SUM(time_spent), 0) AS total FROM step_progress
+                            WHERE session_token = %s AND validation_passed) AS summed),
   current_step = (SELECT COALESCE(MAX(step_number), 0) FROM step_progress
                   WHERE session_token = %s),
   last_activity = %s,
@@ -170,7 +177,10 @@ def computed_totals() -> dict:
         "new_rate": Least(
             (completed * Value(200) + Value(TOTAL_STEPS)) / Value(2 * TOTAL_STEPS), Value(100)
         ),
-        "new_time": _step_aggregate(Sum("time_spent", filter=Q(validation_passed=True))),
+        "new_time": Least(
+            _step_aggregate(Sum("time_spent", filter=Q(validation_passed=True))),
+            Value(MAX_SECONDS),
+        ),
         "new_step": _step_aggregate(Max("step_number")),
     }
 

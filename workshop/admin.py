@@ -18,10 +18,16 @@ from django.utils.text import smart_split, unescape_string_literal
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
 from workshop.formatting import human_duration
-from workshop.models import RunRosterEntry, Student, WorkshopRun, WorkshopSession
+from workshop.models import (
+    RunRosterEntry,
+    Student,
+    WorkshopRun,
+    WorkshopSession,
+    large_json_columns,
+)
 from workshop.run_services import ROSTER_MAX_BYTES, import_roster_csv
 from workshop.services import deactivate_sessions, extend_sessions
-from workshop.session_config import SECRET_COLUMN, Group, columns_of
+from workshop.session_config import JSON_COLUMNS, SECRET_COLUMN, TEXT_COLUMNS, Group, columns_of
 from workshop.steps import STEP_CHOICES
 
 # The admin's "View site" link leads to the instructors' dashboards.
@@ -188,6 +194,14 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
         "expires_at",
     ]
     list_select_related = ["student"]
+
+    def get_queryset(self, request):
+        # The list shows none of the large JSON columns: only the change form reads them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            queryset = queryset.defer(*large_json_columns())
+        return queryset
+
     list_filter = [
         "is_active",
         ExpiryFilter,
@@ -242,11 +256,42 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     inlines: list = []
     actions = ["deactivate", "extend_expiry", "export_csv"]
 
+    # What students and the API write: read-only on an existing session, so a form opened
+    # before a student's bug report or PATCH can never write its stale copy back.
+    api_written_fields = [
+        "session_token",
+        "started_at",
+        "last_activity",
+        *(column for column in TEXT_COLUMNS),
+        *JSON_COLUMNS,
+        "bug_reports",
+    ]
+    # JSON columns whose empty value ([] or {}) is their default, and valid.
+    empty_json = {"tools": list, "voice_settings": dict, "bug_reports": list}
+
     def get_readonly_fields(self, request, obj=None):
-        # The primary key is chosen once, when a session is created here.
         if obj is not None:
-            return [*self.readonly_fields, "session_token"]
+            return [*self.readonly_fields, *self.api_written_fields]
         return self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for name in self.empty_json:
+            if name in form.base_fields:
+                form.base_fields[name].required = False
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            for name, empty in self.empty_json.items():
+                if getattr(obj, name) is None:
+                    setattr(obj, name, empty())
+            obj.save()
+            return
+        # Only the fields this form changed: everything else stays as the database has it.
+        changed = [name for name in form.changed_data if name not in self.api_written_fields]
+        if changed:
+            obj.save(update_fields=changed)
 
     @admin.display(description="token", ordering="session_token")
     def token(self, obj: WorkshopSession) -> str:
@@ -255,9 +300,11 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
     @admin.display(description="completion", ordering="completion_rate")
     def completion(self, obj: WorkshopSession) -> str:
         rate = max(0, min(100, obj.completion_rate or 0))
+        # An SVG bar: its width is an attribute, since the CSP allows no inline style.
         return format_html(
-            '<span class="completion"><span class="completion-bar" title="{}%">'
-            '<span style="width: {}%"></span></span> {}%</span>',
+            '<span class="completion"><svg class="completion-bar" viewBox="0 0 100 10" '
+            'preserveAspectRatio="none" role="img" aria-label="{}%"><rect width="{}" '
+            'height="10"/></svg> {}%</span>',
             rate,
             rate,
             rate,

@@ -18,6 +18,19 @@ from workshop.batches import iter_pk_batches
 from workshop.models import WorkshopSession
 
 BATCH_SIZE = 5000
+# Argument bounds, checked before anything is written: a century of inactivity, and batches
+# no database round trip should exceed.
+MAX_INACTIVE_DAYS = 36_500
+MAX_BATCH_SIZE = 100_000
+
+
+def check_cleanup_arguments(*, delete_inactive_older_than_days: int | None, batch_size: int):
+    """Raise ValueError naming the argument that is out of range."""
+    days = delete_inactive_older_than_days
+    if days is not None and not 1 <= days <= MAX_INACTIVE_DAYS:
+        raise ValueError(f"--delete-inactive-older-than must be from 1 to {MAX_INACTIVE_DAYS} days")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE}")
 
 
 @dataclass
@@ -37,7 +50,10 @@ def cleanup_sessions(
 ) -> CleanupReport:
     """Deactivate expired sessions and clear their openai_api_key (the data is kept); with
     `delete_inactive_older_than_days`, delete inactive sessions idle that long (cascading to
-    their steps and events)."""
+    their steps and events). Arguments out of range raise ValueError before any write."""
+    check_cleanup_arguments(
+        delete_inactive_older_than_days=delete_inactive_older_than_days, batch_size=batch_size
+    )
     report = CleanupReport(dry_run=dry_run)
     now = timezone.now()
     # Also catches sessions already inactive that still hold a secret.

@@ -1,4 +1,5 @@
-"""Streamed CSV downloads shared by the admin and the dashboards.
+"""The one CSV writer of the project: streamed downloads (admin, dashboards) and files
+(`export_progress --format csv`) alike.
 
 Cells are escaped against CSV formula injection: a spreadsheet treats a cell starting with
 `=`, `+`, `-`, `@` (or a tab/carriage return) as a formula, and student-supplied text can
@@ -32,6 +33,19 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text and text[0] in _FORMULA_PREFIXES else text
 
 
+class SafeWriter:
+    """csv.writer whose rows are defused cell by cell (the header is ours, written as is)."""
+
+    def __init__(self, out) -> None:
+        self._writer = csv.writer(out)
+
+    def writeheader(self, header: Sequence[str]):
+        return self._writer.writerow(header)
+
+    def writerow(self, row: Iterable[Any]):
+        return self._writer.writerow([safe_cell(value) for value in row])
+
+
 class _Echo:
     """A file-like object whose write() hands the line back, for csv.writer streaming."""
 
@@ -44,12 +58,12 @@ def csv_response(
 ) -> StreamingHttpResponse:
     """A streamed `text/csv` download: rows are written as they are produced, so a large
     export never sits in memory whole."""
-    writer = csv.writer(_Echo())
+    writer = SafeWriter(_Echo())
 
     def lines():
-        chunk = [writer.writerow(header)]
+        chunk = [writer.writeheader(header)]
         for row in rows:
-            chunk.append(writer.writerow([safe_cell(value) for value in row]))
+            chunk.append(writer.writerow(row))
             if len(chunk) >= ROWS_PER_CHUNK:
                 yield "".join(chunk)
                 chunk = []

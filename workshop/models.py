@@ -5,7 +5,9 @@ PostgreSQL-only parts (ON DELETE CASCADE, the `gen_random_uuid()` default, `upda
 triggers) come from migration 0002.
 """
 
+import contextlib
 import json
+import unicodedata
 import uuid
 from typing import Any
 
@@ -34,14 +36,35 @@ def stored_json(value: Any, kind: type) -> Any:
     return kind(value) if isinstance(value, kind) else kind()
 
 
+# A session's columns that can be large (a student's bug reports, tool definitions, voice
+# settings): read only where a page or reply shows them, deferred everywhere else.
+LARGE_JSON_COLUMNS = ("bug_reports", "tools", "voice_settings")
+
+
+def large_json_columns(prefix: str = "") -> list[str]:
+    """LARGE_JSON_COLUMNS for QuerySet.defer(), through a relation when given `prefix`
+    (e.g. "session__")."""
+    return [prefix + column for column in LARGE_JSON_COLUMNS]
+
+
 def anonymous_email(key: str) -> str:
     """The reserved placeholder address of an anonymous student, unique per `key`."""
     return f"anonymous+{key}@{ANONYMOUS_EMAIL_DOMAIN}".lower()
 
 
 def normalize_email(email: str) -> str:
-    """Emails are compared trimmed and case-insensitively, so they are stored that way."""
-    return email.strip().lower()
+    """The one form in which emails are stored and compared: trimmed, Unicode NFC, lower case,
+    the domain in its IDNA Unicode form. So `bob@exämple.com`, `bob@xn--exmple-cua.com` and a
+    decomposed `a\u0308` are one address. A domain that is not valid IDNA keeps its NFC,
+    lower-case form: this rule never refuses an address, the email validators do that."""
+    text = unicodedata.normalize("NFC", email.strip()).lower()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text
+    # Python's IDNA codec (IDNA 2003, nameprep): xn-- labels become Unicode, case folds.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("idna")
+    return f"{local}@{unicodedata.normalize('NFC', domain).lower()}"
 
 
 class StudentQuerySet(models.QuerySet):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
@@ -20,7 +21,13 @@ from django.utils import timezone
 
 from workshop.batches import iter_pk_batches
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
-from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.errors import (
+    SESSION_CLOSED,
+    SESSION_NOT_FOUND,
+    ApplicationError,
+    GoneError,
+    NotFoundError,
+)
 from workshop.expiry import activity_changes, slid_expiry
 from workshop.formatting import iso_z
 from workshop.models import (
@@ -45,29 +52,34 @@ def new_session_token() -> str:
     return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(SESSION_TOKEN_BYTES)
 
 
-# One statement, race-free on both backends (PostgreSQL, and SQLite >= 3.35): the unique
-# index on student_email decides, and RETURNING hands back the row either way.
-_UPSERT_STUDENT_SQL = """
+# Race-free on both backends (PostgreSQL, and SQLite >= 3.35): the unique index on
+# student_email decides; an existing row is left exactly as it is (no rename, no touch).
+_INSERT_STUDENT_SQL = """
 INSERT INTO students (student_id, student_email, student_name) VALUES (%s, %s, %s)
-ON CONFLICT (student_email)
-DO UPDATE SET student_name = COALESCE(EXCLUDED.student_name, students.student_name)
+ON CONFLICT (student_email) DO NOTHING
 RETURNING student_id, student_email, student_name, twilio_account_sid, github_username,
           created_at, updated_at
 """
 
 
-def get_or_create_student(*, email: str, name: str | None = None) -> Student:
-    """The student with this email (trimmed, case-insensitive), created when new.
+def find_or_create_student(*, email: str, name: str | None = None) -> tuple[Student, bool]:
+    """(the student with this email, whether this call created it).
 
-    A given name replaces the stored one; an absent name leaves it alone. One
-    INSERT ... ON CONFLICT ... RETURNING, so parallel requests creating the same student all
-    get the one row, without a savepoint or a retry.
+    An email is a claim, not a proof (docs/api.md): the name is set when the student is
+    created and never changed by a later claim of the same email. The INSERT ... ON CONFLICT
+    DO NOTHING decides who creates; a caller that loses the race reads the winner's row.
     """
+    normalized = normalize_email(email)
     student_id = Student._meta.pk.get_db_prep_value(uuid.uuid4(), connection, prepared=False)
-    rows = Student.objects.raw(
-        _UPSERT_STUDENT_SQL, [student_id, normalize_email(email), name or None]
-    )
-    return next(iter(rows))
+    created = list(Student.objects.raw(_INSERT_STUDENT_SQL, [student_id, normalized, name or None]))
+    if created:
+        return created[0], True
+    return Student.objects.get(student_email=normalized), False
+
+
+def get_or_create_student(*, email: str, name: str | None = None) -> Student:
+    """The student with this email (see find_or_create_student)."""
+    return find_or_create_student(email=email, name=name)[0]
 
 
 def create_anonymous_student(*, name: str | None = None) -> Student:
@@ -148,6 +160,15 @@ def create_session(
     student = None
     if student_email:
         student = get_or_create_student(email=student_email, name=student_name)
+    return create_session_for(student=student, student_name=student_name, demo_mode=demo_mode)
+
+
+@transaction.atomic
+def create_session_for(
+    *, student: Student | None, student_name: str | None, demo_mode: bool
+) -> WorkshopSession:
+    """A new session with a server-made token for this student, or for a new anonymous
+    student when None."""
     while True:
         session = insert_session(
             session_token=new_session_token(),
@@ -208,13 +229,22 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     The session row is locked first, so parallel reports are all kept.
     """
     session = lock_open_session(session_token=session_token)
+    reports = stored_json(session.bug_reports, list)
+    cap = settings.BUG_REPORTS_PER_SESSION
+    if len(reports) >= cap:
+        raise ApplicationError(
+            f"This session already has {cap} bug reports.",
+            fields={
+                "bugReports": [f"This session already has {cap} bug reports, the most it may have."]
+            },
+        )
     entry = {
         "id": str(uuid.uuid4()),
         # The API's timestamp format everywhere: ISO 8601, UTC written as Z.
         "createdAt": iso_z(timezone.now()),
         **{key: value for key, value in report.items() if value is not None},
     }
-    session.bug_reports = [*stored_json(session.bug_reports, list), entry]
+    session.bug_reports = [*reports, entry]
     for name, value in activity_changes(timezone.now()).items():
         setattr(session, name, value)
     session.save(update_fields=["bug_reports", "last_activity", "expires_at"])

@@ -38,7 +38,10 @@ class ConfigField:
     api_name: str  # camelCase, as clients write it (PATCH /api/sessions/<token>)
     column: str  # the sessions column, also the reply's key
     kind: Kind
-    personal: bool  # cleared when a student's data is anonymised
+    # Cleared when a student's data is anonymised: everything the student wrote (free text,
+    # URLs, tool definitions, voice settings), not only what names them; the one choice
+    # (call direction) stays for the statistics.
+    personal: bool
     group: Group
     choices: tuple[str, ...] = ()
 
@@ -57,13 +60,13 @@ SESSION_CONFIG = (
     ConfigField("useCaseDescription", "use_case_description", Kind.TEXT, True, C),
     ConfigField("callDirection", "call_direction", Kind.CHOICE, False, C, ("inbound", "outbound")),
     ConfigField("selectedPhoneNumber", "selected_phone_number", Kind.PHONE, True, C),
-    ConfigField("ttsProvider", "tts_provider", Kind.SHORT_TEXT, False, C),
-    ConfigField("selectedVoice", "selected_voice", Kind.SHORT_TEXT, False, C),
+    ConfigField("ttsProvider", "tts_provider", Kind.SHORT_TEXT, True, C),
+    ConfigField("selectedVoice", "selected_voice", Kind.SHORT_TEXT, True, C),
     ConfigField("openaiApiKey", "openai_api_key", Kind.SECRET, True, C),
     ConfigField("systemPrompt", "system_prompt", Kind.LONG_TEXT, True, C),
     ConfigField("ivrGreeting", "ivr_greeting", Kind.TEXT, True, C),
-    ConfigField("tools", "tools", Kind.JSON_LIST, False, C),
-    ConfigField("voiceSettings", "voice_settings", Kind.JSON_OBJECT, False, C),
+    ConfigField("tools", "tools", Kind.JSON_LIST, True, C),
+    ConfigField("voiceSettings", "voice_settings", Kind.JSON_OBJECT, True, C),
     ConfigField("websocketUrl", "websocket_url", Kind.WEBSOCKET_URL, True, D),
     ConfigField("codespaceUrl", "codespace_url", Kind.URL, True, D),
     ConfigField("githubRepoUrl", "github_repo_url", Kind.URL, True, D),
@@ -76,6 +79,12 @@ TEXT_COLUMNS = tuple(f.column for f in SESSION_CONFIG if not f.is_json and not f
 JSON_COLUMNS = tuple(f.column for f in SESSION_CONFIG if f.is_json)
 SECRET_COLUMN = next(f.column for f in SESSION_CONFIG if f.is_secret)
 PERSONAL_COLUMNS = tuple(f.column for f in SESSION_CONFIG if f.personal)
+# Each personal column's cleared value: NULL for text, the column's empty default for JSON.
+CLEARED_VALUES = {
+    f.column: ([] if f.kind is Kind.JSON_LIST else {} if f.kind is Kind.JSON_OBJECT else None)
+    for f in SESSION_CONFIG
+    if f.personal
+}
 
 
 def columns_of(group: Group) -> list[str]:

@@ -6,9 +6,11 @@ asked for, and production refuses to start without a secret key and encryption k
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "workshop",
     "progress",
     "analytics",
@@ -51,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: a chunked body is read here or answered 411.
+    "workshop.chunked_body.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "workshop.urls"
@@ -113,6 +122,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login guesses (admin and dashboards share the admin login): after LOGIN_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES.
+# Unlock: `manage.py axes_reset_username <name>` (docs/operations.md).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "workshop.login_lockout.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 
 # ------------------------------------------------------------------------------
 # Internationalisation
@@ -168,8 +191,30 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp) on every reply: scripts and styles from this site's own
+# files only, no inline code anywhere (the admin, the dashboards and Swagger UI work so,
+# tested in a browser), images also as data: URIs (Swagger UI's icons), nothing framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 # Request bodies above 1 MB are refused (the API answers 400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# Bug reports a session may carry, and the most bytes one report may take (its JSON, UTF-8):
+# at the defaults a session's reports stay under 160 KB, whatever a client sends.
+BUG_REPORTS_PER_SESSION = env.int("BUG_REPORTS_PER_SESSION", default=20)
+BUG_REPORT_MAX_BYTES = env.int("BUG_REPORT_MAX_BYTES", default=8 * 1024)
 
 # ------------------------------------------------------------------------------
 # CORS: the workshop frontend's origins, matched exactly
@@ -245,7 +290,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Session tokens in paths and query strings are logged redacted (credentials).
+        "plain": {
+            "()": "workshop.log_redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
     },
     "handlers": {
         "stdout": {
@@ -257,5 +306,9 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes announces itself at every start of every command: once is enough.
+        "axes": {"level": "WARNING"},
+        # runserver's request lines: Django's default handler would print them unredacted.
+        "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
     },
 }

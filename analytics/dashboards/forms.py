@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from analytics.dashboards.selectors import (
@@ -13,6 +14,24 @@ from analytics.dashboards.selectors import (
 from workshop.runs import pick_default_run, runs_visible_to
 
 DEMO_CHOICES = [("include", "Include demo sessions"), ("exclude", "Exclude demo sessions")]
+
+
+# Dates a filter may name: wide enough for any workshop, narrow enough that the day after the
+# end (the exclusive bound) and the start of day in any time zone are still dates.
+EARLIEST_DATE, LATEST_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date from {EARLIEST_DATE} to {LATEST_DATE}."
+
+
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        label=label,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[
+            MinValueValidator(EARLIEST_DATE, DATE_RANGE_MESSAGE),
+            MaxValueValidator(LATEST_DATE, DATE_RANGE_MESSAGE),
+        ],
+    )
 
 
 ALL_RUNS = "all"
@@ -44,14 +63,8 @@ class DashboardFilterForm(forms.Form):
 
     run = forms.ChoiceField(required=False, label="Run")
     period = forms.ChoiceField(choices=PERIOD_CHOICES, required=False, label="Period")
-    start = forms.DateField(
-        required=False,
-        label="Sessions started from",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    end = forms.DateField(
-        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    start = _date_field("Sessions started from")
+    end = _date_field("to")
     demo = forms.ChoiceField(choices=DEMO_CHOICES, required=False, label="Demo sessions")
 
     def __init__(self, *args, user=None, **kwargs) -> None:

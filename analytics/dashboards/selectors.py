@@ -20,6 +20,7 @@ from django.db.models import (
     IntegerField,
     Max,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from analytics.models import EVENT_STEP_KEY, Event, EventType
 from progress.models import StepProgress
-from workshop.models import Student, WorkshopRun, WorkshopSession
+from workshop.models import Student, WorkshopRun, WorkshopSession, large_json_columns
 from workshop.runs import run_session_q
 from workshop.steps import STEPS
 
@@ -189,7 +190,11 @@ def sessions_per_current_step(filters: DashboardFilters) -> list[StepOccupancy]:
 def latest_events(filters: DashboardFilters, limit: int = LATEST_EVENTS_LIMIT) -> list[Event]:
     """The newest events, with their student and session in the same query. Read backwards
     along idx_events_created_at, so it stays fast with millions of events."""
-    events = Event.objects.select_related("student", "session").order_by("-created_at", "-id")
+    events = (
+        Event.objects.select_related("student", "session")
+        .defer(*large_json_columns("session__"))
+        .order_by("-created_at", "-id")
+    )
     if not filters.is_default:
         events = events.filter(filters.session_q("session__"))
     return list(events[:limit])
@@ -314,7 +319,11 @@ def funnel_sessions(
         rows = rows.filter(validation_passed=True)
     elif kind == "dropped":
         rows = rows.exclude(validation_passed=True)
-    return rows.select_related("session", "student").order_by("-started_at", "-id")
+    return (
+        rows.select_related("session", "student")
+        .defer("code_submitted", *large_json_columns("session__"))
+        .order_by("-started_at", "-id")
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -356,6 +365,7 @@ def stuck_sessions(
         .alias(current_step_passed=current_step_passed)
         .filter(current_step_passed=False)
         .select_related("student")
+        .defer(*large_json_columns())
         .annotate(
             step_attempts=Coalesce(Subquery(current_step_row.values("attempts")[:1]), 0),
             step_time_spent=Coalesce(Subquery(current_step_row.values("time_spent")[:1]), 0),
@@ -469,7 +479,9 @@ def student_timeline(student: Student, filters: DashboardFilters) -> StudentTime
     sessions = list(
         filtered_sessions(filters)
         .filter(student=student)
-        .prefetch_related("steps")
+        # The page shows the bug reports, not the tools, voice settings or submitted code.
+        .defer("tools", "voice_settings")
+        .prefetch_related(Prefetch("steps", StepProgress.objects.defer("code_submitted")))
         .order_by(F("started_at").desc(nulls_last=True), "session_token")
     )
     bug_reports = []
@@ -488,7 +500,9 @@ def student_timeline(student: Student, filters: DashboardFilters) -> StudentTime
     if not filters.is_default:
         events = events.filter(filters.session_q("session__"))
     events = list(
-        events.select_related("session").order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
+        events.select_related("session")
+        .defer(*large_json_columns("session__"))
+        .order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
     )
     return StudentTimeline(student=student, sessions=rows, bug_reports=bug_reports, events=events)
 

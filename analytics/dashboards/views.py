@@ -50,7 +50,8 @@ def _bad_request(request: HttpRequest, error: _BadQuery) -> HttpResponse:
         for name, messages in form.errors.items()
         for message in messages
     ]
-    # The filter form comes back as typed, so the page says what is wrong next to it.
+    # The filter form comes back as sent, with its errors, so the user corrects rather than
+    # retypes it.
     context = {"errors": errors, "filter_form": error.forms[0]}
     return render(request, "analytics/bad_request.html", context, status=400)
 

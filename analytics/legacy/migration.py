@@ -33,6 +33,7 @@ import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
+from analytics.legacy.backups import scrub_secrets
 from analytics.legacy.columns import (
     CONFIG_TEXT_FIELDS,
     CONFIGS_TABLE,
@@ -54,6 +55,7 @@ from analytics.legacy.secrets import convert_legacy_secret
 from analytics.models import EventType
 from progress.totals import completion_rate_sql
 from workshop.models import SESSION_LIFETIME_HOURS, anonymous_email
+from workshop.services import new_session_token
 from workshop.steps import TOTAL_STEPS, step_title
 
 # How many bad rows / skipped keys the report lists by name (all are counted).
@@ -79,6 +81,7 @@ class MigrationReport:
     sessions_found: int = 0
     sessions_existing: int = 0
     token_conflicts: int = 0  # tokens seen with several real emails (first source wins)
+    tokens_assigned: int = 0  # rows without a token given a new random one
     students_created: int = 0
     sessions_created: int = 0
     steps_created: int = 0
@@ -163,7 +166,7 @@ _PLACEHOLDER = f"""(
              OR split_part({_EMAIL}, '@', 1) LIKE '{PLACEHOLDER_LOCAL_PREFIX}\\_%'))
 )"""
 # THE token of a row without one (table row or backup item): the one place it is derived.
-_DERIVED = f"""'{DERIVED_TOKEN_PREFIX}' || left(md5(coalesce({_EMAIL}, '') || '|' || coalesce(
+_LEGACY_KEY = f"""'{DERIVED_TOKEN_PREFIX}' || left(md5(coalesce({_EMAIL}, '') || '|' || coalesce(
     floor(extract(epoch from coalesce(pg_temp.legacy_ts(r.started_at),
       pg_temp.legacy_ts(r.created_at))) * 1000)::bigint::text, '')), 24)"""
 
@@ -186,7 +189,8 @@ SELECT p.*,
 FROM (
   SELECT r.priority, r.src_table, r.src_key,
     CASE WHEN r.src_table = '{CONFIGS_TABLE}' THEN 0 ELSE r.priority END AS cfg_priority,
-    coalesce(nullif(btrim(r.token), ''), {_DERIVED}) AS token,
+    coalesce(nullif(btrim(r.token), ''), (SELECT lt.session_token FROM legacy_session_tokens lt
+      WHERE lt.legacy_key = {_LEGACY_KEY})) AS token,
     {_EMAIL} AS email, {_PLACEHOLDER} AS placeholder,
     nullif(btrim(r.name), '') AS name,
     pg_temp.legacy_json(r.exercises) AS exercises_j,
@@ -407,6 +411,8 @@ def _rename_tables(cursor, tables: list[LegacyTable], stamp: str) -> dict[str, s
         if cursor.fetchone()[0]:
             raise LegacyMigrationError(f"cannot rename {table.name}: {new_name} already exists")
         cursor.execute(_rename_sql(table.name, new_name).as_string(cursor.connection))
+        # The backup keeps the rows, never their secrets (analytics/legacy/backups.py).
+        scrub_secrets(cursor, new_name)
         renamed[table.name] = new_name
     return renamed
 
@@ -526,6 +532,7 @@ def run_pipeline(cursor, report: MigrationReport, legacy_key: bytes | None, prog
     report.rows_read.update(dict(cursor.fetchall()))
     progress(f"staged {sum(report.rows_read.values())} legacy rows")
 
+    _assign_tokens(cursor, report)
     cursor.execute(ROWS_SQL)
     # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
     cursor.execute("ANALYZE legacy_rows")
@@ -563,6 +570,23 @@ def run_pipeline(cursor, report: MigrationReport, legacy_key: bytes | None, prog
     cursor.execute(EVENTS_SQL)
     report.events_created = cursor.rowcount
     progress(f"created {report.events_created} events")
+
+
+def _assign_tokens(cursor, report: MigrationReport) -> None:
+    """A random token (256 bits from `secrets`) for each legacy key not seen before, kept in
+    legacy_session_tokens so a re-run, or a backup of the same data, finds the same session."""
+    cursor.execute(
+        f"""SELECT DISTINCT {_LEGACY_KEY} FROM legacy_raw r
+        WHERE nullif(btrim(r.token), '') IS NULL AND NOT EXISTS (
+          SELECT 1 FROM legacy_session_tokens lt WHERE lt.legacy_key = {_LEGACY_KEY})"""
+    )
+    keys = [key for (key,) in cursor.fetchall()]
+    with cursor.cursor.copy(
+        "COPY legacy_session_tokens (legacy_key, session_token) FROM STDIN"
+    ) as copy:
+        for key in keys:
+            copy.write_row((key, new_session_token()))
+    report.tokens_assigned = len(keys)
 
 
 def _report_bad_rows(cursor, report: MigrationReport) -> None:

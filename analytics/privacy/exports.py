@@ -8,7 +8,6 @@ prefetching per chunk), so memory does not grow with the data and the query coun
 with the number of chunks. `openai_api_key` is never exported (only whether one is set).
 """
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from typing import TextIO
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from analytics.models import Event
 from progress.models import StepProgress
+from workshop.csv_export import SafeWriter
 from workshop.models import Student, WorkshopSession
 from workshop.steps import STEPS
 
@@ -109,8 +109,8 @@ def _csv_value(value):
 
 
 def write_csv(out: TextIO, *, progress: Progress = lambda message: None) -> dict[str, int]:
-    writer = csv.writer(out)
-    writer.writerow(csv_header())
+    writer = SafeWriter(out)
+    writer.writeheader(csv_header())
     sessions = (
         WorkshopSession.objects.order_by("started_at", "pk")
         .select_related("student")

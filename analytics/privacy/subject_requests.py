@@ -26,13 +26,15 @@ from analytics.privacy.exports import (
 )
 from progress.models import StepProgress
 from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
-from workshop.session_config import PERSONAL_COLUMNS
+from workshop.session_config import CLEARED_VALUES, PERSONAL_COLUMNS
+from workshop.steps import STEPS
 
 EXPORT_FORMAT = "workshop-progress-student/1"
 # Personal text cleared when anonymizing; numbers, flags and timestamps stay for the statistics.
 STUDENT_PERSONAL_FIELDS = ("student_name", "github_username", "twilio_account_sid")
 SESSION_PERSONAL_FIELDS = PERSONAL_COLUMNS
 STEP_PERSONAL_FIELDS = ("code_submitted", "deployment_url")
+# step_name is written by the student too (stepName): it goes back to the catalogue's title.
 
 
 class StudentNotFound(Exception):
@@ -111,14 +113,15 @@ def anonymize_student(*, student: Student) -> ErasureResult:
         # The number of bug reports stays; their text goes.
         reports = session.bug_reports if isinstance(session.bug_reports, list) else []
         WorkshopSession.objects.filter(pk=session.pk).update(
-            bug_reports=[{"redacted": True} for _ in reports],
-            tools=[],
-            **dict.fromkeys(SESSION_PERSONAL_FIELDS),
+            bug_reports=[{"redacted": True} for _ in reports], **CLEARED_VALUES
         )
         rows[WorkshopSession._meta.label] += 1
-    rows[StepProgress._meta.label] = StepProgress.objects.filter(student=student).update(
-        **dict.fromkeys(STEP_PERSONAL_FIELDS)
-    )
+    steps = StepProgress.objects.filter(student=student)
+    rows[StepProgress._meta.label] = steps.update(**dict.fromkeys(STEP_PERSONAL_FIELDS))
+    for step in STEPS:
+        steps.filter(step_number=step.number).exclude(step_name=step.title).update(
+            step_name=step.title
+        )
     events = list(Event.objects.filter(student=student).only("pk", "event_data"))
     for event in events:
         event.event_data = _numbers_only(event.event_data)

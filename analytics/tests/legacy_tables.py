@@ -74,8 +74,16 @@ def insert(cursor, table: str, **values) -> None:
 
 
 def derived_token(email: str, started_at: datetime | None) -> str:
-    """The token the pipeline derives (migration._DERIVED) for a row without one: what the
-    tests expect, written out independently of the SQL."""
+    """The token the pipeline gave a row without one: the random token stored for its legacy
+    key (analytics.models.LegacySessionToken)."""
+    from analytics.models import LegacySessionToken
+
+    return LegacySessionToken.objects.get(legacy_key=legacy_key(email, started_at)).session_token
+
+
+def legacy_key(email: str, started_at: datetime | None) -> str:
+    """The key the pipeline derives (migration._LEGACY_KEY) for a row without a token: what
+    the tests expect, written out independently of the SQL."""
     millis = (
         ""
         if started_at is None

@@ -554,3 +554,25 @@ def _utc(text):
     from datetime import UTC, datetime
 
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+TOKEN_SHAPE = re.compile(r"^ws_[A-Za-z0-9_-]{43}$")
+
+
+def test_rows_without_a_token_get_random_tokens_kept_across_re_runs(shape_a):
+    from analytics.models import LegacySessionToken
+
+    migrate()
+    given = dict(LegacySessionToken.objects.values_list("legacy_key", "session_token"))
+
+    # Every token made here is `ws_` + 256 random bits; none is derived from the data.
+    assert all(TOKEN_SHAPE.match(token) for token in given.values())
+    assert not WorkshopSession.objects.filter(session_token__startswith="legacy-").exists()
+    # ann's two token-less rows are two of the sessions, under their random tokens.
+    first = derived_token("ann@example.org", _utc("2024-03-01T09:00:00"))
+    assert WorkshopSession.objects.get(pk=first).student.student_email == "ann@example.org"
+    before = row_counts()
+    out = migrate()
+    assert row_counts() == before
+    assert dict(LegacySessionToken.objects.values_list("legacy_key", "session_token")) == given
+    assert "already" in out

@@ -11,6 +11,7 @@ logged (without the request body, which may hold secrets) and answered as a JSON
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,15 @@ NON_FIELD = "non_field_errors"
 DATABASE_RETRY_AFTER = 5
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """The message with lone surrogates replaced: a reply is UTF-8, and a message quoting the
+    client's input must never carry what cannot be encoded (it would turn a 400 into a 500)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def error_body(message: str, fields: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     return {"success": False, "error": message, "fields": dict(fields or {})}
 
@@ -49,7 +59,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
             flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
         return flat
     items = detail if isinstance(detail, list) else [detail]
-    return {prefix or NON_FIELD: [str(item) for item in items]}
+    return {_printable(prefix) or NON_FIELD: [_printable(str(item)) for item in items]}
 
 
 def _validation_message(fields: dict[str, list[str]]) -> str:

@@ -8,12 +8,15 @@ Outputs are rendered by plain functions (fast, and exact about nulls); the outpu
 exist so the OpenAPI schema describes those shapes, and delegate to the same functions.
 """
 
+import json
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
+from progress import selectors
 from progress.api import messages
 from progress.api.tokens import TOKEN_PATTERN
 from progress.models import StepProgress
@@ -60,6 +63,19 @@ class StrictCharField(serializers.CharField):
         if not _storable(data):
             self.fail("unstorable")
         return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A choice among strings whose error lists the choices and never echoes the input."""
+
+    def __init__(self, choices: list[str], **kwargs: Any) -> None:
+        super().__init__(choices, **kwargs)
+        self.error_messages["invalid_choice"] = f"Must be one of: {', '.join(choices)}."
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choices:
+            self.fail("invalid_choice")
+        return data
 
 
 class StrictEmailField(serializers.EmailField):
@@ -276,9 +292,7 @@ def _configuration_input(field: ConfigField) -> serializers.Field:
         case Kind.LONG_TEXT:
             return _optional_text(MAX_SYSTEM_PROMPT)
         case Kind.CHOICE:
-            return serializers.ChoiceField(
-                choices=list(field.choices), required=False, allow_null=True
-            )
+            return StrictChoiceField(list(field.choices), required=False, allow_null=True)
         case Kind.PHONE:
             return serializers.RegexField(
                 E164_PATTERN,
@@ -342,6 +356,18 @@ class BugReportSerializer(serializers.Serializer):
     pageUrl = WebURLField(required=False, allow_null=True)
     browserInfo = _optional_text(1_000)
 
+    def validate(self, attrs: dict) -> dict:
+        # Each field has its own limit; the report as a whole has BUG_REPORT_MAX_BYTES, named
+        # on its largest field (what to shorten).
+        limit = settings.BUG_REPORT_MAX_BYTES
+        size = len(json.dumps(attrs, ensure_ascii=False).encode("utf-8"))
+        if size > limit:
+            largest = max(attrs, key=lambda name: len(str(attrs[name]).encode("utf-8")))
+            raise serializers.ValidationError(
+                {largest: [f"The report takes {size} bytes; at most {limit} bytes are kept."]}
+            )
+        return attrs
+
 
 class DeploymentSerializer(serializers.Serializer):
     """POST /api/sessions/<token>/deployments."""
@@ -387,16 +413,21 @@ def _configuration_reply(session: WorkshopSession) -> dict[str, Any]:
     return reply
 
 
-def session_body(session: WorkshopSession, *, include_token: bool = True) -> dict[str, Any]:
-    """A session as every reply shows it: snake_case columns, the student, the steps in step
-    order; never the API key (has_openai_api_key instead). Anonymous students show no email."""
+def session_body(session: WorkshopSession, *, instructor: bool = False) -> dict[str, Any]:
+    """A session as its token holder (or an instructor) sees it: snake_case columns, the
+    student, the steps in step order; never the API key (has_openai_api_key instead).
+
+    Anonymous students show no email. The student's id and name only where
+    selectors.reveals_student allows (an email is a claim, not a proof), or to instructors.
+    """
     student = session.student
-    body: dict[str, Any] = {"session_token": session.session_token} if include_token else {}
+    revealed = instructor or selectors.reveals_student(session)
+    body: dict[str, Any] = {"session_token": session.session_token}
     body.update(
         {
-            "student_id": str(student.student_id),
+            "student_id": str(student.student_id) if revealed else None,
             "student_email": None if student.is_anonymous else student.student_email,
-            "student_name": student.student_name,
+            "student_name": student.student_name if revealed else None,
             "started_at": iso_z(session.started_at),
             "last_activity": iso_z(session.last_activity),
             "expires_at": iso_z(session.expires_at),
@@ -413,6 +444,43 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
         }
     )
     return body
+
+
+def display_name(name: str | None) -> str | None:
+    """The name a public share link shows: the first name and the last name's initial
+    ("Ada L."); nothing for a missing name or one that looks like an email."""
+    parts = (name or "").split()
+    if not parts or "@" in name:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0]}."
+
+
+def shared_step_entry(step: StepProgress) -> dict[str, Any]:
+    return {
+        "stepNumber": step.step_number,
+        "stepName": step.step_name,
+        "completed": bool(step.validation_passed),
+        "startedAt": iso_z(step.started_at),
+        "completedAt": iso_z(step.completed_at),
+        "timeSpent": step.time_spent or 0,
+    }
+
+
+def shared_session_body(session: WorkshopSession) -> dict[str, Any]:
+    """A session as the public share link (?studentId=) shows it: progress only. No email,
+    token, configuration, deployment URLs or bug reports."""
+    return {
+        "display_name": display_name(session.student.student_name),
+        "started_at": iso_z(session.started_at),
+        "last_activity": iso_z(session.last_activity),
+        "is_active": bool(session.is_active),
+        "current_step": session.current_step or 0,
+        "completion_rate": session.completion_rate or 0,
+        "total_time_spent": session.total_time_spent or 0,
+        "step_progress": [shared_step_entry(step) for step in session.steps.all()],
+    }
 
 
 def _text(**kwargs: Any) -> serializers.CharField:
@@ -440,12 +508,42 @@ class StepEntrySerializer(serializers.Serializer):
     deploymentUrl = _text()
 
 
-class SharedSessionSerializer(serializers.Serializer):
-    """A session as a share link (?studentId=) shows it: everything but the token."""
+class SharedStepSerializer(serializers.Serializer):
+    stepNumber = serializers.IntegerField(min_value=FIRST_STEP, max_value=LAST_STEP)
+    stepName = serializers.CharField()
+    completed = serializers.BooleanField()
+    startedAt = serializers.DateTimeField(allow_null=True)
+    completedAt = serializers.DateTimeField(allow_null=True)
+    timeSpent = serializers.IntegerField()
 
-    student_id = serializers.UUIDField()
+
+class SharedSessionSerializer(serializers.Serializer):
+    """A session as the public share link (?studentId=) shows it: progress only."""
+
+    display_name = _text(help_text='First name and last initial ("Ada L."), or null.')
+    started_at = serializers.DateTimeField(allow_null=True)
+    last_activity = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+    current_step = serializers.IntegerField()
+    completion_rate = serializers.IntegerField()
+    total_time_spent = serializers.IntegerField()
+    step_progress = SharedStepSerializer(many=True)
+
+    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
+        return shared_session_body(instance)
+
+
+class SessionSerializer(serializers.Serializer):
+    """A session as its token holder sees it (and instructors, who always see the student)."""
+
+    session_token = serializers.CharField()
+    student_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="null unless this session created the student, or the student is anonymous "
+        "(an email is a claim, not a proof); instructors always see it.",
+    )
     student_email = _text(help_text="null for anonymous students")
-    student_name = _text()
+    student_name = _text(help_text="null where student_id is")
     started_at = serializers.DateTimeField(allow_null=True)
     last_activity = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -467,13 +565,6 @@ class SharedSessionSerializer(serializers.Serializer):
             if name == "completion_rate":
                 fields.update({_reply_name(f): _configuration_output(f) for f in SESSION_CONFIG})
         return fields
-
-    def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
-        return session_body(instance, include_token=False)
-
-
-class SessionSerializer(SharedSessionSerializer):
-    session_token = serializers.CharField()
 
     def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
         return session_body(instance)

@@ -6,7 +6,7 @@ APPEND_SLASH never turns an API call into an HTML redirect.
 """
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from progress.api import frontend_views, views
 
@@ -59,6 +59,8 @@ urlpatterns = [
         name="voice-runtime-ai-settings",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script as a file (?script), not inline: the
+    # Content-Security-Policy allows script files only.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

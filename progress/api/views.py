@@ -6,7 +6,12 @@ renders every one of them as `{"success": false, "error": ..., "fields": ...}`.
 
 from django.db import DatabaseError, connection
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,6 +31,7 @@ from progress.api.serializers import (
     SessionSerializer,
     SharedSessionSerializer,
     session_body,
+    shared_session_body,
 )
 from progress.api.tokens import TOKEN_PATTERN, is_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
@@ -49,10 +55,14 @@ LookupReply = inline_serializer(
     {
         "success": serializers.BooleanField(),
         "progress": SessionSerializer(required=False),
-        "sessions": SharedSessionSerializer(
+        "sessions": PolymorphicProxySerializer(
+            component_name="LookupSession",
+            serializers=[SharedSessionSerializer, SessionSerializer],
+            resource_type_field_name=None,
             many=True,
             required=False,
-            help_text="?studentId= answers without session_token; ?studentEmail= with it.",
+            help_text="?studentId= (the public share link): progress only (SharedSession); "
+            "?studentEmail= (instructors): whole sessions with their tokens (Session).",
         ),
     },
 )
@@ -69,7 +79,11 @@ SessionCreatedReply = inline_serializer(
     {
         "success": serializers.BooleanField(),
         "sessionToken": serializers.CharField(),
-        "studentId": serializers.UUIDField(),
+        "studentId": serializers.UUIDField(
+            allow_null=True,
+            help_text="null when the email belongs to a student who already existed (an email "
+            "is a claim, not a proof: docs/api.md).",
+        ),
         "expiresAt": serializers.DateTimeField(),
     },
 )
@@ -133,9 +147,9 @@ class StudentProgressView(APIView):
             ),
         ],
         description=(
-            "Exactly one of sessionToken (that session, as `progress`), studentId (the "
-            "student's sessions without tokens, for share links) or studentEmail (instructors "
-            "only, with tokens)."
+            "Exactly one of sessionToken (that session, as `progress`), studentId (the public "
+            "share link: the student's sessions, progress only) or studentEmail (instructors "
+            "only: whole sessions, with tokens)."
         ),
         responses={
             200: LookupReply,
@@ -154,7 +168,7 @@ class StudentProgressView(APIView):
             return Response(
                 {
                     "success": True,
-                    "sessions": [session_body(s, include_token=False) for s in sessions],
+                    "sessions": [shared_session_body(s) for s in sessions],
                 }
             )
         if not request.user.is_authenticated:
@@ -162,7 +176,9 @@ class StudentProgressView(APIView):
         if not request.user.is_staff:
             raise exceptions.PermissionDenied(messages.INSTRUCTORS_ONLY)
         sessions = selectors.sessions_of_student_email(email=params["studentEmail"])
-        return Response({"success": True, "sessions": [session_body(s) for s in sessions]})
+        return Response(
+            {"success": True, "sessions": [session_body(s, instructor=True) for s in sessions]}
+        )
 
     @extend_schema(
         operation_id="student_progress_update",
@@ -217,7 +233,9 @@ class SessionsView(APIView):
             {
                 "success": True,
                 "sessionToken": session.session_token,
-                "studentId": str(session.student_id),
+                "studentId": (
+                    str(session.student_id) if selectors.reveals_student(session) else None
+                ),
                 "expiresAt": serializers.DateTimeField().to_representation(session.expires_at),
             },
             status=status.HTTP_201_CREATED,

@@ -266,9 +266,19 @@ def test_schema_describes_every_endpoint(api):
     assert {"200", "400", "409", "410", "415", "429"} <= set(post)
     schemas = response.json()["components"]["schemas"]
     assert "openaiApiKey" in schemas["PatchedSessionConfigurationRequest"]["properties"]
-    for reply in ("Session", "SharedSession"):
-        assert "openai_api_key" not in schemas[reply]["properties"]
-        assert "has_openai_api_key" in schemas[reply]["properties"]
+    assert "openai_api_key" not in schemas["Session"]["properties"]
+    assert "has_openai_api_key" in schemas["Session"]["properties"]
+    # The public share link shows progress only (docs/api.md).
+    assert set(schemas["SharedSession"]["properties"]) == {
+        "display_name",
+        "started_at",
+        "last_activity",
+        "is_active",
+        "current_step",
+        "completion_rate",
+        "total_time_spent",
+        "step_progress",
+    }
 
 
 def test_docs_are_served_locally_without_cdn(api, settings):

@@ -30,3 +30,12 @@ def instructor(django_user_model):
     return django_user_model.objects.create_user(
         username="instructor", email="instructor@example.com", password="pw", is_staff=True
     )
+
+
+@pytest.fixture
+def lead_instructor(django_user_model):
+    """A superuser: sees every workshop run and the sessions that belong to none (an
+    instructor sees only the runs they are assigned to: analytics/tests/test_run_scoping.py)."""
+    return django_user_model.objects.create_superuser(
+        username="lead", email="lead@example.com", password="pw"
+    )

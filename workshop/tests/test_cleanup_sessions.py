@@ -106,5 +106,5 @@ def test_second_run_finds_nothing(sessions):
 
 
 def test_days_must_be_positive():
-    with pytest.raises(CommandError, match="at least 1 day"):
+    with pytest.raises(CommandError, match="from 1 to 36500 days"):
         cleanup("--delete-inactive-older-than", "0")

@@ -30,13 +30,15 @@ def test_get_or_create_student_normalizes_and_reuses():
     assert Student.objects.count() == 1
 
 
-def test_get_or_create_student_replaces_the_name_only_when_given():
+def test_find_or_create_student_never_renames_an_existing_student():
     StudentFactory(student_email="ada@example.com", student_name="Ada")
 
-    renamed = services.get_or_create_student(email="ada@example.com", name="Ada L.")
+    found, created = services.find_or_create_student(email="ada@example.com", name="Mallory")
 
-    assert renamed.student_name == "Ada L."
-    assert Student.objects.get().student_name == "Ada L."
+    assert (found.student_name, created) == ("Ada", False)
+    assert Student.objects.get().student_name == "Ada"
+    new, created = services.find_or_create_student(email="nia@example.com", name="Nia")
+    assert (new.student_name, created) == ("Nia", True)
 
 
 def test_create_session_for_nobody_makes_an_anonymous_student():

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from workshop.cleanup import BATCH_SIZE, cleanup_sessions
+from workshop.cleanup import BATCH_SIZE, check_cleanup_arguments, cleanup_sessions
 
 
 class Command(BaseCommand):
@@ -25,10 +25,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         days = options["delete_inactive_older_than"]
-        if days is not None and days < 1:
-            raise CommandError("--delete-inactive-older-than must be at least 1 day")
-        if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1")
+        try:
+            check_cleanup_arguments(
+                delete_inactive_older_than_days=days, batch_size=options["batch_size"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         try:
             report = cleanup_sessions(
                 delete_inactive_older_than_days=days,
