@@ -200,7 +200,7 @@ def _write(sessions: dict[str, _Session], report: MigrationReport, progress: Pro
         progress(f"created {min(start + BATCH_SIZE, len(rows))} of {len(rows)} sessions")
     StepProgress.objects.bulk_create(steps, batch_size=BATCH_SIZE)
     for start in range(0, len(events), BATCH_SIZE):
-        record_events(events[start : start + BATCH_SIZE])
+        record_events(events[start : start + BATCH_SIZE], notify=False)
     report.sessions_created = len(rows)
     report.steps_created = len(steps)
     report.events_created = len(events)

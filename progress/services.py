@@ -16,6 +16,8 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from analytics.integrations.models import Topic
+from analytics.integrations.services import OutboxEntry
 from analytics.models import EVENT_STEP_KEY, EventType
 from analytics.services import NewEvent, move_session_events, record_event, record_events
 from progress import selectors
@@ -98,10 +100,12 @@ UPDATE sessions SET
                   WHERE session_token = %s),
   last_activity = %s
 WHERE session_token = %s
+RETURNING completion_rate
 """
 
 
-def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
+def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> int:
+    """Returns the new completion_rate (RETURNING: no extra round trip)."""
     field = WorkshopSession._meta.get_field("last_activity")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -109,6 +113,7 @@ def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
             [session_token] * 3
             + [field.get_db_prep_value(last_activity, connection), session_token],
         )
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,7 @@ def record_progress(
         demo_mode=demo_mode,
     )
     events: list[NewEvent] = []
+    news: list[OutboxEntry] = []
     if created:
         events.append(
             NewEvent(
@@ -327,11 +333,21 @@ def record_progress(
     if step is not None:
         write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-        _refresh_totals(session_token=session.pk, last_activity=now)
+        rate = _refresh_totals(session_token=session.pk, last_activity=now)
+        # Completion is sticky, so the step whose first completion makes 100 finishes the
+        # session, once.
+        if write.first_completion and rate == 100:
+            news.append(
+                OutboxEntry(
+                    topic=Topic.SESSION_COMPLETED,
+                    student_id=session.student_id,
+                    session_token=session.pk,
+                )
+            )
     elif not created:
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
     if events:
-        record_events(events)
+        record_events(events, also_notify=news)
     return selectors.session_progress(session_token=session.pk)
 
 

@@ -389,16 +389,16 @@ def test_get_by_email_of_student_without_sessions_runs_at_most_4_queries(
 
 
 @pytest.mark.parametrize("existing_steps", [0, 9])
-def test_post_update_runs_at_most_10_queries(
+def test_post_update_runs_at_most_11_queries(
     post_progress, django_assert_max_num_queries, existing_steps
 ):
     session = session_with_steps(numbers=range(1, existing_steps + 1))
     EventFactory.create_batch(5, session=session)
 
-    # 10: the transaction's savepoint and its release (BEGIN/COMMIT outside a test), session
+    # 11: the transaction's savepoint and its release (BEGIN/COMMIT outside a test), session
     # lock, student upsert (the name changes), step read + write, the totals and activity in
-    # one update, one events insert, the reply (2).
-    with django_assert_max_num_queries(10):
+    # one update, one events insert, one outbox insert (step_completed), the reply (2).
+    with django_assert_max_num_queries(11):
         response = post_progress(
             sessionToken=session.pk,
             studentEmail=session.student.student_email,
@@ -411,13 +411,13 @@ def test_post_update_runs_at_most_10_queries(
     assert response.status_code == 200
 
 
-def test_post_creating_everything_runs_at_most_12_queries(
+def test_post_creating_everything_runs_at_most_13_queries(
     post_progress, django_assert_max_num_queries
 ):
-    # 12: the transaction's savepoint and release, session lock miss, student upsert, the
+    # 13: the transaction's savepoint and release, session lock miss, student upsert, the
     # session insert in its own savepoint (3), step insert, the totals and activity in one
-    # update, events, the reply (2).
-    with django_assert_max_num_queries(12):
+    # update, events, outbox (step_completed), the reply (2).
+    with django_assert_max_num_queries(13):
         response = post_progress(
             sessionToken=TOKEN, studentEmail="new@example.com", stepNumber=1, completed=True
         )
@@ -425,15 +425,15 @@ def test_post_creating_everything_runs_at_most_12_queries(
 
 
 @pytest.mark.parametrize("step_number", [1, 2], ids=["existing-step", "new-step"])
-def test_post_claiming_for_an_existing_student_runs_at_most_14_queries(
+def test_post_claiming_for_an_existing_student_runs_at_most_15_queries(
     post_progress, django_assert_max_num_queries, step_number
 ):
     StudentFactory(student_email="grace@example.com")
     post_progress(sessionToken=TOKEN, stepNumber=1)
 
     # The worst case: a claim (the student upsert, moving session, steps and events, the
-    # anonymous student's removal: 5) plus a step update (9 as above, no rename), 14.
-    with django_assert_max_num_queries(14):
+    # anonymous student's removal: 5) plus a step update (10 as above, no rename), 15.
+    with django_assert_max_num_queries(15):
         response = post_progress(
             sessionToken=TOKEN,
             studentEmail="grace@example.com",
