@@ -65,3 +65,31 @@ class Event(models.Model):
         """The step this event is about, when it is about one."""
         data = self.event_data if isinstance(self.event_data, dict) else {}
         return data.get(EVENT_STEP_KEY)
+
+
+class HelpQueueState(models.Model):
+    """What the instructors did about a session in the help queue (not in the spec: a new
+    table). "I'm on it" names the instructor to everyone; "resolved" hides the session until
+    a new signal arrives after `resolved_at` (analytics/dashboards/help_queue.py)."""
+
+    session = models.OneToOneField(
+        WorkshopSession,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_column="session_token",
+        related_name="help_state",
+    )
+    claimed_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "help_queue_states"
+
+    def __str__(self) -> str:
+        return f"help state of {self.session_id}"

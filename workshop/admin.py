@@ -6,11 +6,14 @@ progress/admin.py (step rows, recalculation), the student admin in analytics/adm
 actions export and erase a student's steps and events).
 """
 
-from django.contrib import admin
-from django.db.models import Q
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.utils.text import smart_split, unescape_string_literal
 
-from workshop.models import Student, WorkshopSession
+from workshop.models import RunRosterEntry, Student, WorkshopRun, WorkshopSession
+from workshop.run_services import ROSTER_MAX_BYTES, import_roster_csv
 
 # The admin's "View site" link leads to the instructors' dashboards.
 admin.site.site_url = "/dashboard/"
@@ -81,3 +84,91 @@ class StudentOrTokenSearchMixin:
                 | Q(**{f"{self.token_key}__in": list(tokens)})
             )
         return queryset, False
+
+
+# ---------------------------------------------------------------------------------------
+# Workshop runs
+# ---------------------------------------------------------------------------------------
+class RunRosterEntryInline(admin.TabularInline):
+    model = RunRosterEntry
+    fields = ["email", "name"]
+    extra = 0
+
+
+class WorkshopRunForm(forms.ModelForm):
+    roster_csv = forms.FileField(
+        required=False,
+        label="Import roster (CSV)",
+        help_text=(
+            "A CSV with an email column (and optionally a name column), or one email per "
+            "line. Added to the roster below; existing entries are kept."
+        ),
+    )
+
+    class Meta:
+        model = WorkshopRun
+        fields = ["name", "starts_at", "ends_at", "location", "instructors"]
+
+    def clean_roster_csv(self):
+        upload = self.cleaned_data.get("roster_csv")
+        if upload is None:
+            return None
+        if upload.size > ROSTER_MAX_BYTES:
+            raise forms.ValidationError("The roster file is larger than 2 MB.")
+        return upload.read()
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The run must end after it starts.")
+        return cleaned
+
+
+@admin.register(WorkshopRun)
+class WorkshopRunAdmin(admin.ModelAdmin):
+    form = WorkshopRunForm
+    list_display = ["name", "starts_at", "ends_at", "location", "instructor_names", "roster_size"]
+    list_filter = ["starts_at"]
+    search_fields = ["name", "location", "instructors__username"]
+    ordering = ["-starts_at"]
+    filter_horizontal = ["instructors"]
+    inlines = [RunRosterEntryInline]
+    fieldsets = [
+        (None, {"fields": ["name", ("starts_at", "ends_at"), "location", "instructors"]}),
+        ("Roster", {"fields": ["roster_csv"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(roster_size=Count("roster", distinct=True))
+            .prefetch_related("instructors")
+        )
+
+    @admin.display(description="Instructors")
+    def instructor_names(self, run: WorkshopRun) -> str:
+        return ", ".join(user.get_username() for user in run.instructors.all()) or "-"
+
+    @admin.display(description="Roster", ordering="roster_size")
+    def roster_size(self, run: WorkshopRun) -> int:
+        return run.roster_size
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        data = form.cleaned_data.get("roster_csv")
+        if not data:
+            return
+        try:
+            result = import_roster_csv(run=form.instance, data=data)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Roster: {result.added} added, {result.already_there} already there.",
+            messages.SUCCESS,
+        )
+        for line, reason in result.rejected[:20]:
+            self.message_user(request, f"Roster line {line}: {reason}", messages.WARNING)

@@ -183,3 +183,85 @@ class WorkshopSession(models.Model):
     @property
     def has_openai_api_key(self) -> bool:
         return bool(self.openai_api_key)
+
+
+# ---------------------------------------------------------------------------------------
+# Workshop runs (not in the spec: new tables; the spec's four tables are unchanged)
+# ---------------------------------------------------------------------------------------
+class WorkshopRun(models.Model):
+    """One live workshop: a time window, a place, its instructors and an optional roster.
+
+    A session belongs to the run whose window contains its `started_at`, unless an
+    instructor moved it to another run (SessionRunMove). workshop/runs.py holds that rule.
+    """
+
+    name = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    location = models.CharField(
+        max_length=500, blank=True, default="", help_text="A room, or a link to the call."
+    )
+    instructors = models.ManyToManyField(
+        "auth.User", blank=True, related_name="workshop_runs", db_table="workshop_run_instructors"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workshop_runs"
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["starts_at", "ends_at"], name="idx_runs_window")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="workshop_runs_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
+
+    def is_in_progress(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.starts_at <= now < self.ends_at
+
+
+class RunRosterEntry(models.Model):
+    """An expected participant of a run (imported from CSV): gives "registered, not started"."""
+
+    run = models.ForeignKey(WorkshopRun, on_delete=models.CASCADE, related_name="roster")
+    email = models.CharField(max_length=320)  # stored normalized (normalize_email)
+    name = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        db_table = "workshop_run_roster"
+        ordering = ["email"]
+        verbose_name_plural = "roster entries"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "email"], name="workshop_run_roster_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class SessionRunMove(models.Model):
+    """An instructor's explicit choice of run for one session, overriding its time window."""
+
+    session = models.OneToOneField(
+        WorkshopSession,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_column="session_token",
+        related_name="run_move",
+    )
+    run = models.ForeignKey(WorkshopRun, on_delete=models.CASCADE, related_name="moved_sessions")
+    moved_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "workshop_run_sessions"
+
+    def __str__(self) -> str:
+        return f"{self.session_id} -> {self.run_id}"
