@@ -267,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.alert_stuck_students",
         "schedule": 60,
     },
+    "send-run-summaries": {
+        "task": "integrations.send_run_summaries",
+        "schedule": 300,
+    },
     "purge-delivery-log": {
         "task": "integrations.purge_delivered",
         "schedule": crontab(hour=int(_cleanup_hour), minute=(int(_cleanup_minute) + 30) % 60),

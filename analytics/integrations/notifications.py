@@ -14,9 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from analytics.integrations.models import NotificationKind, OutboxMessage
 from analytics.integrations.payloads import build_data
+from workshop.models import WorkshopRun, WorkshopSession
+from workshop.runs import instructors_of_session
 
 SUBJECT_PREFIX = "[Workshop Progress] "
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
@@ -42,8 +45,18 @@ def _plain_tree(value: Any) -> Any:
 
 
 def configured_instructors(*, message: OutboxMessage) -> list[str]:
-    """Addresses that should hear about this message, before preferences."""
-    return list(settings.INSTRUCTOR_EMAILS)
+    """Addresses that should hear about this message, before preferences: the instructors of
+    the run (the session's, or the run a summary is about), else INSTRUCTOR_EMAILS."""
+    instructors: list = []
+    run_id = (message.data or {}).get("run", {}).get("id") if message.data else None
+    if run_id is not None:
+        run = WorkshopRun.objects.filter(pk=run_id).first()
+        instructors = list(run.instructors.filter(is_active=True)) if run else []
+    elif message.session_token:
+        session = WorkshopSession.objects.filter(pk=message.session_token).first()
+        instructors = instructors_of_session(session) if session else []
+    addresses = [user.email for user in instructors if user.email]
+    return addresses or list(settings.INSTRUCTOR_EMAILS)
 
 
 def recipients(*, kind: str, message: OutboxMessage) -> list[str]:
@@ -80,7 +93,7 @@ def render(*, kind: str, message: OutboxMessage) -> RenderedEmail:
         "data": data,
         "message": message,
         "who": _who(data.get("student")),
-        "settings_url": settings.SITE_URL + "/dashboard/notifications/",
+        "settings_url": settings.SITE_URL + reverse("integrations:notifications"),
     }
     if kind == NotificationKind.BUG_REPORT:
         report = data.get("bug_report") or {}

@@ -8,7 +8,7 @@ backoff; database errors retry the task itself with Celery's exponential backoff
 from celery import shared_task
 from django.db import DatabaseError
 
-from analytics.integrations import services, stuck
+from analytics.integrations import run_summary, services, stuck
 
 RETRY_DATABASE = {
     "autoretry_for": (DatabaseError,),
@@ -54,3 +54,8 @@ def alert_stuck_students() -> int:
 @shared_task(name="integrations.purge_delivered", **RETRY_DATABASE)
 def purge_delivered() -> int:
     return services.purge_delivered()
+
+
+@shared_task(name="integrations.send_run_summaries", **RETRY_DATABASE)
+def send_run_summaries() -> int:
+    return run_summary.record_run_summaries()
