@@ -25,10 +25,12 @@ SUBJECT_PREFIX = "[Workshop Progress] "
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 
 
-def plain(value: Any, limit: int | None = None) -> str:
-    """Student text for a plain-text part or a subject: no control characters (a newline in
-    a subject would be a header injection), optionally shortened."""
+def plain(value: Any, limit: int | None = None, *, one_line: bool = False) -> str:
+    """Student text for a plain-text part or (one_line) a subject: no control characters (a
+    newline in a subject would be a header injection), optionally shortened."""
     text = _CONTROL.sub(" ", "" if value is None else str(value))
+    if one_line:
+        text = text.replace("\n", " ").replace("\t", " ")
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -107,4 +109,6 @@ def render(*, kind: str, message: OutboxMessage) -> RenderedEmail:
     text_context = {**context, "data": _plain_tree(data), "who": plain(context["who"])}
     text = render_to_string(f"integrations/email/{kind}.txt", text_context)
     html = render_to_string(f"integrations/email/{kind}.html", context)
-    return RenderedEmail(subject=SUBJECT_PREFIX + plain(subject, 150), text=text, html=html)
+    return RenderedEmail(
+        subject=SUBJECT_PREFIX + plain(subject, 150, one_line=True), text=text, html=html
+    )

@@ -69,15 +69,16 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str) -> None:
+def check_url(url: str) -> str:
     """Refuse what a webhook must never call: a scheme other than http(s), or a host that has
-    any non-public address (every address the name resolves to is checked)."""
+    any non-public address (every address the name resolves to is checked). Returns the
+    address to connect to."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeURLError(URL_NOT_HTTP)
     if not parts.hostname:
         raise UnsafeURLError(URL_NO_HOST)
-    resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    return resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
 
 
 def resolve(host: str, port: int) -> str:
@@ -140,9 +141,8 @@ def post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> P
 
     parts = urlsplit(url)
     try:
-        check_url(url)
+        address = check_url(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = resolve(parts.hostname, port)
         connection_class = (
             _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         )
