@@ -227,6 +227,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks go to and workers read; separate names keep deployments sharing a Redis apart.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # A task is acknowledged when it ends, so a worker killed mid-task leaves it to another one;
 # the tasks are idempotent (each claims its row before working).
 CELERY_TASK_ACKS_LATE = True

@@ -152,6 +152,7 @@ class NotificationKind(models.TextChoices):
     BUG_REPORT = "bug_report", "New bug reports"
     STUCK_STUDENT = "stuck_student", "Students stuck with a failure"
     RUN_SUMMARY = "run_summary", "Summary after a run ends"
+    SESSION_COMPLETED = "session_completed", "A student finished every step"
 
 
 class NotificationPreference(models.Model):
@@ -163,6 +164,7 @@ class NotificationPreference(models.Model):
     bug_report = models.BooleanField("new bug reports", default=True)
     stuck_student = models.BooleanField("students stuck with a failure", default=True)
     run_summary = models.BooleanField("summary after a run ends", default=True)
+    session_completed = models.BooleanField("a student finished every step", default=True)
 
     def __str__(self) -> str:
         return f"notifications of {self.user}"

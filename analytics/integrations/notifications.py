@@ -103,6 +103,8 @@ def render(*, kind: str, message: OutboxMessage) -> RenderedEmail:
     elif kind == NotificationKind.STUCK_STUDENT:
         step = data.get("step") or {}
         subject = f"{_who(data.get('student'))} is stuck on step {step.get('number', '?')}"
+    elif kind == NotificationKind.SESSION_COMPLETED:
+        subject = f"{_who(data.get('student'))} finished the workshop"
     else:
         run = data.get("run") or {}
         subject = f"Summary of {run.get('name') or 'the workshop run'}"

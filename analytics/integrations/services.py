@@ -51,6 +51,7 @@ TOPIC_NOTIFICATIONS = {
     Topic.BUG_REPORTED: NotificationKind.BUG_REPORT,
     Topic.STUDENT_STUCK: NotificationKind.STUCK_STUDENT,
     Topic.RUN_ENDED: NotificationKind.RUN_SUMMARY,
+    Topic.SESSION_COMPLETED: NotificationKind.SESSION_COMPLETED,
 }
 
 

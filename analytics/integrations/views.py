@@ -14,7 +14,7 @@ SAVED = "Your notification settings are saved."
 class PreferenceForm(forms.ModelForm):
     class Meta:
         model = NotificationPreference
-        fields = ["bug_report", "stuck_student", "run_summary"]
+        fields = ["bug_report", "stuck_student", "session_completed", "run_summary"]
 
 
 @staff_member_required

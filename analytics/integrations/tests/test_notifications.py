@@ -259,7 +259,9 @@ def test_an_instructor_switches_a_kind_off_on_their_page(client, instructor):
     assert page.status_code == 200
     assert b"instructor@example.com" in page.content
     response = client.post(
-        "/dashboard/notifications/", {"stuck_student": "on", "run_summary": "on"}, follow=True
+        "/dashboard/notifications/",
+        {"stuck_student": "on", "run_summary": "on", "session_completed": "on"},
+        follow=True,
     )
     assert SAVED in response.content.decode()
     preference = NotificationPreference.objects.get(user=instructor)
