@@ -189,3 +189,28 @@ def test_only_subscribed_active_endpoints_get_a_delivery(endpoint, receiver):
     step.refresh_from_db()
     assert step.body == ""
     assert step.dispatched_at is not None
+
+
+def test_the_post_only_queues_row_ids_and_makes_no_network_call(
+    api, endpoint, django_capture_on_commit_callbacks, monkeypatch
+):
+    from analytics.integrations import tasks, webhooks
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network call during the request")
+
+    monkeypatch.setattr(webhooks, "post", no_network)
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", no_network)
+    queued = []
+    monkeypatch.setattr(
+        tasks.dispatch_message, "apply_async", lambda args, **kw: queued.append(args)
+    )
+    session = WorkshopSessionFactory(openai_api_key="gAAAA-stored-ciphertext")
+    complete_all_but_last(session)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post(api, sessionToken=session.pk, stepNumber=9, completed=True)
+    assert response.status_code == 200
+    assert len(callbacks) == 1
+    ids = sorted(OutboxMessage.objects.values_list("pk", flat=True))
+    assert sorted(args for args in queued) == [(pk,) for pk in ids]
+    assert all(isinstance(pk, int) for (pk,) in queued)
