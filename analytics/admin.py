@@ -1,74 +1,18 @@
-"""Admin for students and the event log.
-
-Students: the summary columns instructors sort by, their sessions inline, and the
-data-subject actions (export, erase, anonymize), which reach into steps and events.
-Events: read-only (it is an audit trail), with the data pretty-printed.
+"""Admin of the event log (read-only: it is an audit trail, with the data pretty-printed),
+and the student admin's data-subject actions (workshop/admin.py registers the student admin;
+its actions reach into steps and events, so they are added here).
 """
 
 import json
 
 from django.contrib import admin
-from django.db.models import Count, Max
 from django.utils.html import format_html
 
 from analytics.models import Event
-from analytics.student_data import STUDENT_DATA_ACTIONS
-from progress.admin import short_token
-from workshop.admin import ReadOnlyAdminMixin, StudentOrTokenSearchMixin, WorkshopSessionInline
-from workshop.models import Student
+from analytics.privacy.subject_requests import STUDENT_DATA_ACTIONS
+from workshop.admin import ReadOnlyAdminMixin, StudentAdmin, StudentOrTokenSearchMixin, short_token
 
-
-@admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
-    list_display = [
-        "student_email",
-        "student_name",
-        "github_username",
-        "session_count",
-        "best_completion",
-        "last_active",
-    ]
-    search_fields = ["student_email", "student_name", "github_username"]
-    actions = [*STUDENT_DATA_ACTIONS]
-    readonly_fields = ["student_id", "created_at", "updated_at"]
-    fields = [
-        "student_id",
-        "student_email",
-        "student_name",
-        "github_username",
-        "twilio_account_sid",
-        "created_at",
-        "updated_at",
-    ]
-    inlines = [WorkshopSessionInline]
-    list_per_page = 50
-    # The full count would run the GROUP BY over every student a second time.
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        # One GROUP BY query for the whole page instead of three per row.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                session_count=Count("sessions"),
-                best_completion_rate=Max("sessions__completion_rate"),
-                last_active_at=Max("sessions__last_activity"),
-            )
-        )
-
-    @admin.display(description="sessions", ordering="session_count")
-    def session_count(self, obj: Student) -> int:
-        return obj.session_count
-
-    @admin.display(description="best completion", ordering="best_completion_rate")
-    def best_completion(self, obj: Student) -> str:
-        rate = obj.best_completion_rate
-        return "-" if rate is None else f"{rate}%"
-
-    @admin.display(description="last active", ordering="last_active_at")
-    def last_active(self, obj: Student):
-        return obj.last_active_at
+StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
 
 
 @admin.register(Event)

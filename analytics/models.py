@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from workshop.db import SqlNow
+from workshop.expressions import SqlNow
 from workshop.models import Student, WorkshopSession
 
 

@@ -230,7 +230,7 @@ Before the fix (commit 7f4ecd0, same data): every batch restarted from the first
 re-read the rows already handled, so the run was quadratic: batch 1,000 took 101.0 s (3,961
 sessions/s, longest batch 1,082 ms, probe max 350 ms), batch 5,000 took 30.6 s (13,078/s,
 longest batch 751 ms, probe max 104 ms). Now each batch starts after the last key of the one
-before (keyset pagination, workshop/ops.py).
+before (keyset pagination, workshop/cleanup.py).
 
 Summary of the last run:
 

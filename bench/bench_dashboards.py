@@ -208,7 +208,7 @@ def build(url: str, students: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from analytics.demo import seed_demo_data
+    from analytics.demo.seed import seed_demo_data
 
     call_command("migrate", verbosity=0)
     started = time.monotonic()

@@ -9,8 +9,13 @@ with a plaintext openai_api_key), then times:
      no secrets, no events), the floor any migration of this data pays.
 Writes the figures and the command under "Legacy migration" in docs/benchmarks.md.
 
+--backup: instead, writes the same rows as the old service's backup file (its
+`getAllStudents` reply) and times `manage.py import_legacy_backup` on it, then a second run
+(adds nothing); figures under "Legacy backup import". --before COMMIT:SECONDS adds the figure
+measured on an earlier commit to that table, for comparison.
+
     .venv/bin/python bench/bench_migrate_legacy.py [--rows 100000] [--database-url URL]
-        [--keep] [--smoke]
+        [--keep] [--smoke] [--backup [--before COMMIT:SECONDS]]
 
 The scratch database is dropped at the end unless --keep. --smoke: 500 rows in a throw-away
 database, nothing written to the docs; exits non-zero on failure (for CI).
@@ -20,6 +25,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from io import StringIO
 from pathlib import Path
@@ -30,6 +36,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wp_bench_legacy"
 HEADING = "## Legacy migration"
+BACKUP_HEADING = "## Legacy backup import"
 
 BUILD_SQL = """
 CREATE TABLE workshop_students (
@@ -64,6 +71,16 @@ CROSS JOIN LATERAL (
   FROM generate_series(1 + i % 7, 1 + i % 7 + i % 3) AS k
 ) e;
 ANALYZE workshop_students;
+"""
+
+# The backup file the old service's `getAllStudents` reply would have given for those rows.
+BACKUP_SQL = """
+SELECT json_build_object('success', true, 'count', count(*), 'students', json_agg(
+  json_build_object('studentId', student_email, 'studentName', student_name,
+    'exercises', exercises, 'startedAt', started_at, 'lastActivity', last_activity,
+    'totalTimeSpent', 0, 'completionRate', 0, 'repoCreated', false, 'demoMode', demo_mode)
+  ORDER BY session_token))::text
+FROM workshop_students
 """
 
 PLAIN_SQL = """
@@ -105,6 +122,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--smoke", action="store_true", help="500 rows, no docs, for CI")
+    parser.add_argument("--backup", action="store_true", help="time import_legacy_backup")
+    parser.add_argument("--before", help="COMMIT:SECONDS of an earlier --backup run")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.keep = 500, False
@@ -147,6 +166,9 @@ def run(args) -> None:
         (rows,) = cursor.fetchone()
     build = time.monotonic() - started
     print(f"built {rows} legacy rows in {build:.1f}s")
+    if args.backup:
+        run_backup(args, rows, load_before)
+        return
 
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -210,6 +232,72 @@ recreates the scratch database `{args.database_url.rsplit("/", 1)[1]}`, and drop
 unless `--keep`).
 """
     print(f"wrote {write_doc(section)}")
+
+
+def run_backup(args, rows: int, load_before: str) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(BACKUP_SQL)
+        (content,) = cursor.fetchone()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "backup.json"
+        path.write_text(content)
+        size = path.stat().st_size
+        print(f"wrote a backup file of {rows} items, {size / 2**20:.1f} MiB")
+
+        out = StringIO()
+        started = time.monotonic()
+        call_command("import_legacy_backup", str(path), stdout=out)
+        seconds = time.monotonic() - started
+        lines = out.getvalue().splitlines()
+        listed = [i for i, line in enumerate(lines) if line.startswith("  backup")]
+        summary = [line for i, line in enumerate(lines) if i not in listed[3:]]
+        print("\n".join(summary))
+        print(f"import_legacy_backup: {seconds:.1f}s")
+
+        again = StringIO()
+        started = time.monotonic()
+        call_command("import_legacy_backup", str(path), stdout=again)
+        rerun = time.monotonic() - started
+    if "0 created" not in again.getvalue():
+        raise SystemExit(f"the second run created rows: {again.getvalue()}")
+    print(f"second run (adds nothing): {rerun:.1f}s")
+    if args.smoke:
+        return
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    measured = [(f"`import_legacy_backup`, commit {commit}", seconds)]
+    if args.before:
+        before_commit, before_seconds = args.before.split(":")
+        measured.insert(
+            0, (f"`import_legacy_backup`, commit {before_commit}", float(before_seconds))
+        )
+    measured.append((f"the same again, commit {commit} (all found imported, adds nothing)", rerun))
+    table = "\n".join(f"| {label} | {s:.1f} | {rows / s:,.0f} |" for label, s in measured)
+    section = f"""{BACKUP_HEADING}
+
+`import_legacy_backup` on a backup file of {rows:,} items ({size / 2**20:.0f} MiB: the rows of
+"Legacy migration" above as the old service's `getAllStudents` reply), PostgreSQL 15 on this
+2-core machine, shared with other work (load averages {load_before} before the run):
+
+| what | seconds | items/s |
+| --- | ---: | ---: |
+{table}
+
+The command's own summary:
+
+```
+{chr(10).join(summary)}
+```
+
+Reproduce: `.venv/bin/python bench/bench_migrate_legacy.py --backup --rows {args.rows}` (same
+scratch database as above).
+"""
+    print(f"wrote {benchlib.write_doc_section(BACKUP_HEADING, section)}")
 
 
 if __name__ == "__main__":

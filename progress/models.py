@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from workshop.db import SqlNow
+from workshop.expressions import SqlNow
 from workshop.models import Student, WorkshopSession
 from workshop.steps import FIRST_STEP, LAST_STEP
 

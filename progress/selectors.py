@@ -13,7 +13,7 @@ from progress.models import StepProgress
 from workshop.errors import SESSION_NOT_FOUND, STUDENT_NOT_FOUND, NotFoundError
 from workshop.models import Student, WorkshopSession, normalize_email
 
-STEP_FIELDS = (
+STEP_REPLY_COLUMNS = (
     "id",
     "session_id",
     "step_number",
@@ -28,7 +28,7 @@ STEP_FIELDS = (
 
 
 def sessions_with_steps() -> QuerySet[WorkshopSession]:
-    steps = StepProgress.objects.only(*STEP_FIELDS).order_by("step_number")
+    steps = StepProgress.objects.only(*STEP_REPLY_COLUMNS).order_by("step_number")
     return WorkshopSession.objects.select_related("student").prefetch_related(
         Prefetch("steps", queryset=steps)
     )

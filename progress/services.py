@@ -6,21 +6,24 @@ totals cannot be lost; rows are created through the unique constraints, counters
 F() expressions, and the events of the call are written in the same transaction.
 """
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analytics.integrations.models import Topic
-from analytics.integrations.services import OutboxEntry
+from analytics.events import (
+    NewEvent,
+    move_session_events,
+    record_event,
+    record_events,
+    session_completed_news,
+)
 from analytics.models import EVENT_STEP_KEY, EventType
-from analytics.services import NewEvent, move_session_events, record_event, record_events
-from progress import selectors
+from progress import selectors, totals
 from progress.models import StepProgress
 from workshop import services as workshop_services
 from workshop.errors import (
@@ -30,90 +33,7 @@ from workshop.errors import (
     GoneError,
 )
 from workshop.models import WorkshopSession, normalize_email
-from workshop.steps import TOTAL_STEPS, step_title
-
-
-@dataclass(frozen=True)
-class SessionTotals:
-    completed_steps: int
-    total_time_spent: int
-    completion_rate: int
-    current_step: int
-
-
-def completion_rate(completed_steps: int) -> int:
-    """round(100 * completed / 9), halves away from zero as SQL's ROUND(numeric), capped at
-    100."""
-    rate = (200 * completed_steps + TOTAL_STEPS) // (2 * TOTAL_STEPS)
-    return max(0, min(100, rate))
-
-
-def recalculate_session(
-    *, session_token: str, last_activity: dt.datetime | None = None
-) -> SessionTotals:
-    """Recompute a session's totals from its steps, as the SQL `update_session_progress` does.
-
-    completed = steps with validation_passed; time = the sum of those steps' time_spent;
-    completion_rate = round(100 * completed / 9). Also sets current_step to the highest step
-    the session has touched. Unlike the SQL function it leaves last_activity alone: repairs
-    must not make idle students look active; callers recording activity set it themselves.
-
-    One aggregate query and one update. Callers writing progress run it inside their
-    transaction after locking the session row, so concurrent writers cannot interleave, and
-    pass `last_activity` to record the activity in that same update.
-    """
-    totals = StepProgress.objects.filter(session_id=session_token).aggregate(
-        completed=Count("id", filter=Q(validation_passed=True)),
-        time=Coalesce(Sum("time_spent", filter=Q(validation_passed=True)), 0),
-        highest=Coalesce(Max("step_number"), 0),
-    )
-    result = SessionTotals(
-        completed_steps=totals["completed"],
-        total_time_spent=totals["time"],
-        completion_rate=completion_rate(totals["completed"]),
-        current_step=totals["highest"],
-    )
-    changes: dict[str, Any] = {
-        "completion_rate": result.completion_rate,
-        "total_time_spent": result.total_time_spent,
-        "current_step": result.current_step,
-    }
-    if last_activity is not None:
-        changes["last_activity"] = last_activity
-    WorkshopSession.objects.filter(session_token=session_token).update(**changes)
-    return result
-
-
-# recalculate_session's numbers in one statement: the progress POST's hot path saves a round
-# trip, and raw SQL because the ORM's Subquery form of it cost more CPU to compile (about
-# 0.7 ms a POST) than the round trip it saved. completion_rate is the integer form of
-# completion_rate(): (200 * completed + 9) / 18, never above 100 since a session has at most
-# 9 step rows. Tests compare the two for 0 to 9 passed steps; PostgreSQL and SQLite alike.
-_REFRESH_TOTALS_SQL = f"""
-UPDATE sessions SET
-  completion_rate = (200 * (SELECT COUNT(*) FROM step_progress
-                            WHERE session_token = %s AND validation_passed)
-                     + {TOTAL_STEPS}) / {2 * TOTAL_STEPS},
-  total_time_spent = (SELECT COALESCE(SUM(time_spent), 0) FROM step_progress
-                      WHERE session_token = %s AND validation_passed),
-  current_step = (SELECT COALESCE(MAX(step_number), 0) FROM step_progress
-                  WHERE session_token = %s),
-  last_activity = %s
-WHERE session_token = %s
-RETURNING completion_rate
-"""
-
-
-def _refresh_totals(*, session_token: str, last_activity: dt.datetime) -> int:
-    """Returns the new completion_rate (RETURNING: no extra round trip)."""
-    field = WorkshopSession._meta.get_field("last_activity")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _REFRESH_TOTALS_SQL,
-            [session_token] * 3
-            + [field.get_db_prep_value(last_activity, connection), session_token],
-        )
-        return cursor.fetchone()[0]
+from workshop.steps import step_title
 
 
 @dataclass(frozen=True)
@@ -318,7 +238,7 @@ def record_progress(
         demo_mode=demo_mode,
     )
     events: list[NewEvent] = []
-    news: list[OutboxEntry] = []
+    news = []
     if created:
         events.append(
             NewEvent(
@@ -333,16 +253,12 @@ def record_progress(
     if step is not None:
         write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-        rate = _refresh_totals(session_token=session.pk, last_activity=now)
+        rate = totals.refresh_totals(session_token=session.pk, last_activity=now)
         # Completion is sticky, so the step whose first completion makes 100 finishes the
         # session, once.
         if write.first_completion and rate == 100:
             news.append(
-                OutboxEntry(
-                    topic=Topic.SESSION_COMPLETED,
-                    student_id=session.student_id,
-                    session_token=session.pk,
-                )
+                session_completed_news(student_id=session.student_id, session_token=session.pk)
             )
     elif not created:
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
@@ -425,7 +341,7 @@ def record_deployment(
     elif error:
         data["error"] = error
     if succeeded and not updated:
-        recalculate_session(session_token=session.pk, last_activity=timezone.now())
+        totals.recalculate_session(session_token=session.pk, last_activity=timezone.now())
     else:
         WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
     record_event(

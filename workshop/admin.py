@@ -1,19 +1,28 @@
-"""Admin pieces of the core app: the site's titles and the sessions inline.
+"""Admin of the core app's models: students and workshop sessions, and the pieces the other
+apps' admins share (read-only rows, search by student or token, short tokens, filters).
 
-The admin pages themselves combine apps, so each is registered by the app allowed to depend
-on what it shows (`workshop` knows neither `progress` nor `analytics`): the session admin in
-progress/admin.py (step rows, recalculation), the student admin in analytics/admin.py (its
-actions export and erase a student's steps and events).
+Each model's admin is registered by its own app. What the pages show from the apps above
+(`workshop` knows neither `progress` nor `analytics`) those apps add when their admin loads:
+progress/admin.py the session's step rows and its "recalculate progress" action,
+analytics/admin.py the student's data-subject actions.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
+from workshop.crypto import mask_secret
+from workshop.csv_export import csv_response
+from workshop.formatting import human_duration
 from workshop.models import RunRosterEntry, Student, WorkshopRun, WorkshopSession
 from workshop.run_services import ROSTER_MAX_BYTES, import_roster_csv
+from workshop.services import deactivate_sessions, extend_sessions
+from workshop.session_config import SECRET_COLUMN, Group, columns_of
+from workshop.steps import STEP_CHOICES
 
 # The admin's "View site" link leads to the instructors' dashboards.
 admin.site.site_url = "/dashboard/"
@@ -172,3 +181,269 @@ class WorkshopRunAdmin(admin.ModelAdmin):
         )
         for line, reason in result.rejected[:20]:
             self.message_user(request, f"Roster line {line}: {reason}", messages.WARNING)
+
+
+TOKEN_DISPLAY_LENGTH = 14
+
+
+def short_token(token: str | None) -> str:
+    if not token:
+        return ""
+    return token if len(token) <= TOKEN_DISPLAY_LENGTH else token[:TOKEN_DISPLAY_LENGTH] + "…"
+
+
+# ---------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------
+class ExpiryFilter(admin.SimpleListFilter):
+    title = "expiry"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Expired"), ("no", "Not expired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.expired()
+        if self.value() == "no":
+            return queryset.exclude(expires_at__lte=timezone.now())
+        return queryset
+
+
+class CompletionBandFilter(admin.SimpleListFilter):
+    title = "completion"
+    parameter_name = "completion"
+    BANDS = {
+        "0": ("Not started (0%)", Q(completion_rate=0)),
+        "1-49": ("1-49%", Q(completion_rate__gte=1, completion_rate__lte=49)),
+        "50-99": ("50-99%", Q(completion_rate__gte=50, completion_rate__lte=99)),
+        "100": ("Completed (100%)", Q(completion_rate=100)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        return queryset.filter(band[1]) if band else queryset
+
+
+class CurrentStepFilter(admin.SimpleListFilter):
+    """Choices from the catalogue, not a SELECT DISTINCT over the table."""
+
+    title = "current step"
+    parameter_name = "current_step"
+    field = "current_step"
+
+    def lookups(self, request, model_admin):
+        return [("0", "0. Not started"), *((str(n), label) for n, label in STEP_CHOICES)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is not None and value.isdigit():
+            return queryset.filter(**{self.field: int(value)})
+        return queryset
+
+
+# ---------------------------------------------------------------------------------------
+# Sessions
+# ---------------------------------------------------------------------------------------
+SESSION_CSV_HEADER = [
+    "session_token",
+    "student_email",
+    "student_name",
+    "started_at",
+    "last_activity",
+    "expires_at",
+    "is_active",
+    "demo_mode",
+    "current_step",
+    "completion_rate",
+    "total_time_spent",
+]
+
+
+@admin.register(WorkshopSession)
+class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
+    list_display = [
+        "token",
+        "student",
+        "current_step",
+        "completion",
+        "time_spent",
+        "is_active",
+        "demo_mode",
+        "expires_at",
+    ]
+    list_select_related = ["student"]
+    list_filter = [
+        "is_active",
+        ExpiryFilter,
+        "demo_mode",
+        CompletionBandFilter,
+        CurrentStepFilter,
+    ]
+    search_fields = ["session_token", "student__student_email"]
+    token_key = "pk"
+    ordering = ["-last_activity"]
+    list_per_page = 50
+    raw_id_fields = ["student"]
+    # The stored key is ciphertext; the admin only ever says whether one is set.
+    exclude = [SECRET_COLUMN]
+    readonly_fields = [
+        "openai_api_key_status",
+        "current_step",
+        "completion_rate",
+        "total_time_spent",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["session_token", "student", "is_active", "demo_mode"]}),
+        ("Time", {"fields": ["started_at", "last_activity", "expires_at"]}),
+        (
+            "Progress (recalculated from the steps)",
+            {"fields": ["current_step", "completion_rate", "total_time_spent"]},
+        ),
+        (
+            Group.CONFIGURATION.value,
+            {
+                "classes": ["collapse"],
+                # The stored key is ciphertext: the admin shows only whether one is set.
+                "fields": [
+                    "openai_api_key_status" if column == SECRET_COLUMN else column
+                    for column in columns_of(Group.CONFIGURATION)
+                ],
+            },
+        ),
+        (
+            Group.DEPLOYMENT.value,
+            {
+                "classes": ["collapse"],
+                "fields": columns_of(Group.DEPLOYMENT),
+            },
+        ),
+        ("Bug reports", {"classes": ["collapse"], "fields": ["bug_reports"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+    # progress/admin.py adds the step rows inline and the "recalculate progress" action.
+    inlines: list = []
+    actions = ["deactivate", "extend_expiry", "export_csv"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The primary key is chosen once, when a session is created here.
+        if obj is not None:
+            return [*self.readonly_fields, "session_token"]
+        return self.readonly_fields
+
+    @admin.display(description="token", ordering="session_token")
+    def token(self, obj: WorkshopSession) -> str:
+        return short_token(obj.session_token)
+
+    @admin.display(description="completion", ordering="completion_rate")
+    def completion(self, obj: WorkshopSession) -> str:
+        rate = max(0, min(100, obj.completion_rate or 0))
+        return format_html(
+            '<span class="completion"><span class="completion-bar" title="{}%">'
+            '<span style="width: {}%"></span></span> {}%</span>',
+            rate,
+            rate,
+            rate,
+        )
+
+    @admin.display(description="time spent", ordering="total_time_spent")
+    def time_spent(self, obj: WorkshopSession) -> str:
+        return human_duration(obj.total_time_spent or 0)
+
+    @admin.display(description="OpenAI API key")
+    def openai_api_key_status(self, obj: WorkshopSession) -> str:
+        return mask_secret(obj.openai_api_key)
+
+    @admin.action(description="Deactivate (refuse further progress)")
+    def deactivate(self, request, queryset) -> None:
+        tokens = list(queryset.values_list("session_token", flat=True))
+        changed = deactivate_sessions(session_tokens=tokens)
+        self.message_user(request, f"Deactivated {changed} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Extend expiry by 24 hours")
+    def extend_expiry(self, request, queryset) -> None:
+        tokens = list(queryset.values_list("session_token", flat=True))
+        changed = extend_sessions(session_tokens=tokens)
+        self.message_user(request, f"Extended {changed} session(s) by 24 h.", messages.SUCCESS)
+
+    @admin.action(description="Export selected sessions as CSV")
+    def export_csv(self, request, queryset):
+        rows = (
+            [
+                s.session_token,
+                s.student.student_email,
+                s.student.student_name,
+                s.started_at.isoformat() if s.started_at else "",
+                s.last_activity.isoformat() if s.last_activity else "",
+                s.expires_at.isoformat() if s.expires_at else "",
+                s.is_active,
+                s.demo_mode,
+                s.current_step,
+                s.completion_rate,
+                s.total_time_spent,
+            ]
+            for s in queryset.select_related("student").iterator(chunk_size=2000)
+        )
+        return csv_response(filename="sessions.csv", header=SESSION_CSV_HEADER, rows=rows)
+
+
+# ---------------------------------------------------------------------------------------
+# Students
+# ---------------------------------------------------------------------------------------
+@admin.register(Student)
+class StudentAdmin(admin.ModelAdmin):
+    list_display = [
+        "student_email",
+        "student_name",
+        "github_username",
+        "session_count",
+        "best_completion",
+        "last_active",
+    ]
+    search_fields = ["student_email", "student_name", "github_username"]
+    # analytics/admin.py adds the data-subject actions (export, erase, anonymize).
+    actions: list = []
+    readonly_fields = ["student_id", "created_at", "updated_at"]
+    fields = [
+        "student_id",
+        "student_email",
+        "student_name",
+        "github_username",
+        "twilio_account_sid",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [WorkshopSessionInline]
+    list_per_page = 50
+    # The full count would run the GROUP BY over every student a second time.
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        # One GROUP BY query for the whole page instead of three per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                session_count=Count("sessions"),
+                best_completion_rate=Max("sessions__completion_rate"),
+                last_active_at=Max("sessions__last_activity"),
+            )
+        )
+
+    @admin.display(description="sessions", ordering="session_count")
+    def session_count(self, obj: Student) -> int:
+        return obj.session_count
+
+    @admin.display(description="best completion", ordering="best_completion_rate")
+    def best_completion(self, obj: Student) -> str:
+        rate = obj.best_completion_rate
+        return "-" if rate is None else f"{rate}%"
+
+    @admin.display(description="last active", ordering="last_active_at")
+    def last_active(self, obj: Student):
+        return obj.last_active_at

@@ -1,17 +1,19 @@
 """Students and their workshop sessions: the spec's `students` and `sessions` tables.
 
-Column names, types, nullability and database defaults follow spec/schema-v2.md exactly; the
+Column names, types, nullability and database defaults follow docs/spec/schema-v2.md exactly; the
 PostgreSQL-only parts (ON DELETE CASCADE, the `gen_random_uuid()` default, `updated_at`
 triggers) come from migration 0002.
 """
 
+import json
 import uuid
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from workshop.db import SqlNow, SqlNowPlusHours
+from workshop.expressions import SqlNow, SqlNowPlusHours
 from workshop.steps import TOTAL_STEPS
 
 SESSION_LIFETIME_HOURS = 24
@@ -21,22 +23,15 @@ SESSION_LIFETIME_HOURS = 24
 ANONYMOUS_EMAIL_DOMAIN = "anonymous.invalid"
 
 
-# The session's configuration columns (the spec's workshop configuration, AI configuration
-# without the key, and deployment URLs): what a student configures and legacy data carries.
-SESSION_CONFIG_TEXT_FIELDS = (
-    "use_case_description",
-    "call_direction",
-    "selected_phone_number",
-    "tts_provider",
-    "selected_voice",
-    "system_prompt",
-    "ivr_greeting",
-    "websocket_url",
-    "codespace_url",
-    "github_repo_url",
-    "railway_url",
-)
-SESSION_CONFIG_JSON_FIELDS = ("tools", "voice_settings")
+def stored_json(value: Any, kind: type) -> Any:
+    """A JSON column's value as `kind` (list or dict), also when legacy data stored it
+    double-encoded; anything else reads as an empty one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return kind()
+    return kind(value) if isinstance(value, kind) else kind()
 
 
 def anonymous_email(key: str) -> str:

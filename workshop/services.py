@@ -6,36 +6,38 @@ student or session never fail and never duplicate. Events and step rows belong t
 the progress services combine these functions with them inside one transaction.
 """
 
-import json
+import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from workshop.batches import iter_pk_batches
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.formatting import iso_z
 from workshop.models import (
-    SESSION_CONFIG_JSON_FIELDS,
-    SESSION_CONFIG_TEXT_FIELDS,
     Student,
     WorkshopSession,
     anonymous_email,
     normalize_email,
+    stored_json,
 )
+from workshop.session_config import JSON_COLUMNS, SECRET_COLUMN, TEXT_COLUMNS
 
 # `ws_` plus 32 bytes from `secrets` (256 bits, URL-safe): far beyond guessing.
 SESSION_TOKEN_PREFIX = "ws_"
 SESSION_TOKEN_BYTES = 32
 
 # Configuration columns a client may write (PATCH /api/sessions/<token>), besides the secret.
-CONFIGURATION_FIELDS = frozenset(
-    {*SESSION_CONFIG_TEXT_FIELDS, *SESSION_CONFIG_JSON_FIELDS, "demo_mode"}
-)
-SECRET_FIELD = "openai_api_key"
+CONFIGURATION_FIELDS = frozenset({*TEXT_COLUMNS, *JSON_COLUMNS, "demo_mode"})
+SECRET_FIELD = SECRET_COLUMN
 
 
 def new_session_token() -> str:
@@ -189,16 +191,6 @@ def update_configuration(*, session_token: str, changes: Mapping[str, Any]) -> W
     return session
 
 
-def _stored_list(value: Any) -> list:
-    """A JSON list column as a list, also when legacy data stored it double-encoded."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return list(value) if isinstance(value, list) else []
-
-
 @transaction.atomic
 def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[str, Any]:
     """Append a bug report to the session's `bug_reports`, with an id and a server timestamp.
@@ -209,10 +201,10 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
     entry = {
         "id": str(uuid.uuid4()),
         # The API's timestamp format everywhere: ISO 8601, UTC written as Z.
-        "createdAt": timezone.now().isoformat().replace("+00:00", "Z"),
+        "createdAt": iso_z(timezone.now()),
         **{key: value for key, value in report.items() if value is not None},
     }
-    session.bug_reports = [*_stored_list(session.bug_reports), entry]
+    session.bug_reports = [*stored_json(session.bug_reports, list), entry]
     session.save(update_fields=["bug_reports"])
     return entry
 
@@ -241,18 +233,10 @@ def rotate_encryption_keys(
     a student saves meanwhile is never overwritten. With `dry_run`, only counts.
     """
     summary = KeyRotationSummary()
-    after = ""
     holders = WorkshopSession.objects.exclude(openai_api_key__isnull=True).exclude(
         openai_api_key=""
     )
-    while True:
-        batch = list(
-            holders.filter(session_token__gt=after)
-            .order_by("session_token")
-            .values_list("session_token", "openai_api_key")[:batch_size]
-        )
-        if not batch:
-            return summary
+    for batch in iter_pk_batches(holders, batch_size, "openai_api_key"):
         with transaction.atomic():
             for token, ciphertext in batch:
                 summary.examined += 1
@@ -274,6 +258,28 @@ def rotate_encryption_keys(
                     summary.rotated += 1
                 else:
                     summary.skipped_concurrent += 1
-        after = batch[-1][0]
         if on_batch is not None:
             on_batch(summary)
+    return summary
+
+
+# The session admin's bulk actions: each is one UPDATE over the selected sessions.
+EXTENSION = dt.timedelta(hours=24)
+
+
+@transaction.atomic
+def deactivate_sessions(*, session_tokens: Collection[str]) -> int:
+    """Sessions stop accepting progress. Returns how many were active before."""
+    return WorkshopSession.objects.filter(session_token__in=session_tokens, is_active=True).update(
+        is_active=False
+    )
+
+
+@transaction.atomic
+def extend_sessions(*, session_tokens: Collection[str], by: dt.timedelta = EXTENSION) -> int:
+    """Push expiry `by` later. An already expired (or never set) expiry counts from now, so
+    an extended session always has `by` ahead of it. Returns the number of sessions."""
+    now = Value(timezone.now())
+    return WorkshopSession.objects.filter(session_token__in=session_tokens).update(
+        expires_at=Greatest(Coalesce(F("expires_at"), now), now) + by
+    )

@@ -1,4 +1,5 @@
-"""The 9-step workshop catalogue (spec/legacy.md): the one place every other part reads it from.
+"""The 9-step workshop catalogue (docs/spec/legacy.md): the one place every other part reads
+it from.
 
 Steps are numbered 1 to 9, as in the spec's examples and the API.
 """

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
-from workshop.ops import cleanup_sessions
+from workshop.cleanup import cleanup_sessions
 
 logger = logging.getLogger(__name__)
 

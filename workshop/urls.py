@@ -9,5 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("progress.api.urls")),
     path("dashboard/notifications/", include("analytics.integrations.urls")),
-    path("dashboard/", include("analytics.urls")),
+    path("dashboard/", include("analytics.dashboards.urls")),
 ]

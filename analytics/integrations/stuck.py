@@ -8,10 +8,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from analytics.dashboards.selectors import DashboardFilters, stuck_sessions
 from analytics.integrations.models import StuckAlert, Topic
 from analytics.integrations.services import OutboxEntry, record_outbox
 from analytics.models import Event, EventType
-from analytics.selectors import DashboardFilters, stuck_sessions
 
 ALERT_INTERVAL = dt.timedelta(hours=1)
 # Idle longer than this is a student who left, not one who needs help now.

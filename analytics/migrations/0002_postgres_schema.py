@@ -1,4 +1,4 @@
-"""PostgreSQL-only parts of spec/schema-v2.md for `events`: ON DELETE CASCADE foreign keys
+"""PostgreSQL-only parts of docs/spec/schema-v2.md for `events`: ON DELETE CASCADE foreign keys
 and a SERIAL id. No-ops on SQLite."""
 
 from django.db import migrations

@@ -5,6 +5,8 @@ import json
 
 from django import template
 
+from workshop.formatting import human_duration
+
 register = template.Library()
 
 # What an empty numeric cell shows (an en dash, as typeset tables do).
@@ -16,14 +18,7 @@ def duration(seconds) -> str:
     """Seconds as "1h 02m", "4m 05s" or "12s"; an empty cell for unknown values."""
     if seconds is None or seconds == "":
         return EMPTY
-    total = round(float(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return human_duration(seconds)
 
 
 @register.filter

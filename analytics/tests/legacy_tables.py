@@ -1,4 +1,4 @@
-"""Builders of legacy tables in each documented shape (spec/legacy.md), with raw SQL."""
+"""Builders of legacy tables in each documented shape (docs/spec/legacy.md), with raw SQL."""
 
 import base64
 import json

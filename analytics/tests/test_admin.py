@@ -116,9 +116,9 @@ def test_search_by_student_email_or_session_token(
     # The changelist's 4 to 6 queries plus one student and one session lookup per term.
     with django_assert_max_num_queries(10):
         response = staff_client.get(reverse(name), {"q": term})
-    assert response.status_code == 200
-    rows = response.context["cl"].result_list
-    assert {getattr(row, "session_id", None) or row.pk for row in rows} == expected
+        assert response.status_code == 200
+        rows = response.context["cl"].result_list
+        assert {getattr(row, "session_id", None) or row.pk for row in rows} == expected
 
 
 def test_change_pages_query_counts_are_bounded(staff_client, django_assert_max_num_queries):

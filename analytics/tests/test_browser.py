@@ -19,11 +19,11 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from analytics.events import record_event
 from analytics.models import Event, EventType
-from analytics.services import record_event
 from progress.models import StepProgress
-from progress.services import recalculate_session
 from progress.tests.factories import StepProgressFactory
+from progress.totals import recalculate_session
 from workshop.models import Student, WorkshopSession
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 

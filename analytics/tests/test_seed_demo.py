@@ -8,7 +8,7 @@ from django.db.models import Count, F, Max, Q, Sum
 
 from analytics.models import Event, EventType
 from progress.models import StepProgress
-from progress.services import completion_rate
+from progress.totals import completion_rate
 from workshop.models import Student, WorkshopSession
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from analytics import selectors
+from analytics.dashboards import selectors
+from analytics.dashboards.selectors import DashboardFilters
 from analytics.models import EventType
-from analytics.selectors import DashboardFilters
 from analytics.tests.factories import EventFactory
 from progress.tests.factories import StepProgressFactory
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory

@@ -164,4 +164,5 @@ def test_export_query_count_does_not_grow_with_sessions(ann, django_assert_max_n
         StepProgressFactory(session=WorkshopSessionFactory(student=ann), step_number=4)
     # The student, then its sessions, its steps and its events: one query each.
     with django_assert_max_num_queries(4):
-        run("export", "--email", "ann@example.org")
+        document = json.loads(run("export", "--email", "ann@example.org"))
+        assert len(document["sessions"]) == 6

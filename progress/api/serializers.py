@@ -8,8 +8,6 @@ Outputs are rendered by plain functions (fast, and exact about nulls); the outpu
 exist so the OpenAPI schema describes those shapes, and delegate to the same functions.
 """
 
-import datetime as dt
-import json
 import math
 import re
 from typing import Any
@@ -19,7 +17,14 @@ from rest_framework import serializers
 
 from progress.api import messages
 from progress.models import StepProgress
-from workshop.models import ANONYMOUS_EMAIL_DOMAIN, WorkshopSession, normalize_email
+from workshop.formatting import iso_z
+from workshop.models import (
+    ANONYMOUS_EMAIL_DOMAIN,
+    WorkshopSession,
+    normalize_email,
+    stored_json,
+)
+from workshop.session_config import SESSION_CONFIG, ConfigField, Kind
 from workshop.steps import FIRST_STEP, LAST_STEP
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
@@ -147,7 +152,7 @@ def _blank_to_none(data: dict, *names: str) -> dict:
     return data
 
 
-STEP_FIELDS = ("stepName", "completed", "timeSpent", "codeSubmitted", "deploymentUrl")
+STEP_UPDATE_FIELDS = ("stepName", "completed", "timeSpent", "codeSubmitted", "deploymentUrl")
 
 
 class ProgressLookupSerializer(serializers.Serializer):
@@ -201,7 +206,7 @@ class ProgressUpdateSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         attrs = _blank_to_none(attrs, "studentEmail", "studentName", "stepName")
-        given = [name for name in STEP_FIELDS if attrs.get(name) is not None]
+        given = [name for name in STEP_UPDATE_FIELDS if attrs.get(name) is not None]
         if given and attrs.get("stepNumber") is None:
             raise serializers.ValidationError({"stepNumber": [messages.STEP_FIELDS_WITHOUT_STEP]})
         return attrs
@@ -228,59 +233,58 @@ def _optional_text(max_length: int = MAX_TEXT, **kwargs: Any) -> StrictCharField
     )
 
 
+def _configuration_input(field: ConfigField) -> serializers.Field:
+    """The PATCH field for one row of workshop.session_config: its kind decides the checks."""
+    match field.kind:
+        case Kind.TEXT:
+            return _optional_text()
+        case Kind.SHORT_TEXT:
+            return _optional_text(MAX_SHORT_TEXT)
+        case Kind.LONG_TEXT:
+            return _optional_text(MAX_SYSTEM_PROMPT)
+        case Kind.CHOICE:
+            return serializers.ChoiceField(
+                choices=list(field.choices), required=False, allow_null=True
+            )
+        case Kind.PHONE:
+            return serializers.RegexField(
+                E164_PATTERN,
+                required=False,
+                allow_null=True,
+                error_messages={"invalid": "Use the E.164 format, such as +14155550123."},
+            )
+        case Kind.SECRET:
+            return StrictCharField(
+                required=False,
+                allow_null=True,
+                write_only=True,
+                min_length=1,
+                max_length=500,
+                help_text="Write-only: stored encrypted, never returned. null clears it.",
+            )
+        case Kind.JSON_LIST:
+            return serializers.ListField(child=JSONObjectField(), required=False, max_length=100)
+        case Kind.JSON_OBJECT:
+            return JSONObjectField(required=False)
+        case Kind.WEBSOCKET_URL:
+            return WebURLField(
+                schemes=("ws", "wss", "http", "https"), required=False, allow_null=True
+            )
+        case Kind.URL:
+            return WebURLField(required=False, allow_null=True)
+    raise ValueError(f"No input field for {field.kind}")
+
+
 class SessionConfigurationSerializer(serializers.Serializer):
     """PATCH /api/sessions/<token>: any subset of the configuration, camelCase."""
 
-    # API name -> column.
-    COLUMNS = {
-        "useCaseDescription": "use_case_description",
-        "callDirection": "call_direction",
-        "selectedPhoneNumber": "selected_phone_number",
-        "ttsProvider": "tts_provider",
-        "selectedVoice": "selected_voice",
-        "openaiApiKey": "openai_api_key",
-        "systemPrompt": "system_prompt",
-        "ivrGreeting": "ivr_greeting",
-        "tools": "tools",
-        "voiceSettings": "voice_settings",
-        "websocketUrl": "websocket_url",
-        "codespaceUrl": "codespace_url",
-        "githubRepoUrl": "github_repo_url",
-        "railwayUrl": "railway_url",
-        "demoMode": "demo_mode",
-    }
+    # API name -> column: the configuration table's rows, and the demo-mode flag.
+    COLUMNS = {**{f.api_name: f.column for f in SESSION_CONFIG}, "demoMode": "demo_mode"}
 
-    useCaseDescription = _optional_text()
-    callDirection = serializers.ChoiceField(
-        choices=["inbound", "outbound"], required=False, allow_null=True
-    )
-    selectedPhoneNumber = serializers.RegexField(
-        E164_PATTERN,
-        required=False,
-        allow_null=True,
-        error_messages={"invalid": "Use the E.164 format, such as +14155550123."},
-    )
-    ttsProvider = _optional_text(MAX_SHORT_TEXT)
-    selectedVoice = _optional_text(MAX_SHORT_TEXT)
-    openaiApiKey = StrictCharField(
-        required=False,
-        allow_null=True,
-        write_only=True,
-        min_length=1,
-        max_length=500,
-        help_text="Write-only: stored encrypted, never returned. null clears it.",
-    )
-    systemPrompt = _optional_text(MAX_SYSTEM_PROMPT)
-    ivrGreeting = _optional_text()
-    tools = serializers.ListField(child=JSONObjectField(), required=False, max_length=100)
-    voiceSettings = JSONObjectField(required=False)
-    websocketUrl = WebURLField(
-        schemes=("ws", "wss", "http", "https"), required=False, allow_null=True
-    )
-    codespaceUrl = WebURLField(required=False, allow_null=True)
-    githubRepoUrl = WebURLField(required=False, allow_null=True)
-    railwayUrl = WebURLField(required=False, allow_null=True)
-    demoMode = StrictBooleanField(required=False)
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = {f.api_name: _configuration_input(f) for f in SESSION_CONFIG}
+        fields["demoMode"] = StrictBooleanField(required=False)
+        return fields
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
@@ -318,35 +322,36 @@ class DeploymentSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------
-def _datetime(value: dt.datetime | None) -> str | None:
-    # DRF's own format: ISO 8601, UTC written as Z.
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _json(value: Any, kind: type) -> Any:
-    """A JSON column as its kind, also when legacy data stored it double-encoded."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = None
-    return value if isinstance(value, kind) else kind()
-
-
 def step_entry(step: StepProgress) -> dict[str, Any]:
     return {
         "stepNumber": step.step_number,
         "stepName": step.step_name,
         "completed": bool(step.validation_passed),
-        "startedAt": _datetime(step.started_at),
-        "completedAt": _datetime(step.completed_at),
+        "startedAt": iso_z(step.started_at),
+        "completedAt": iso_z(step.completed_at),
         "timeSpent": step.time_spent or 0,
         "attempts": step.attempts or 0,
         "deploymentUrl": step.deployment_url,
     }
+
+
+def _reply_name(field: ConfigField) -> str:
+    # The secret itself is never shown: the reply says whether one is set.
+    return f"has_{field.column}" if field.is_secret else field.column
+
+
+def _configuration_reply(session: WorkshopSession) -> dict[str, Any]:
+    reply: dict[str, Any] = {}
+    for field in SESSION_CONFIG:
+        value = getattr(session, field.column)
+        if field.is_secret:
+            value = bool(value)
+        elif field.kind is Kind.JSON_LIST:
+            value = stored_json(value, list)
+        elif field.kind is Kind.JSON_OBJECT:
+            value = stored_json(value, dict)
+        reply[_reply_name(field)] = value
+    return reply
 
 
 def session_body(session: WorkshopSession, *, include_token: bool = True) -> dict[str, Any]:
@@ -359,31 +364,18 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
             "student_id": str(student.student_id),
             "student_email": None if student.is_anonymous else student.student_email,
             "student_name": student.student_name,
-            "started_at": _datetime(session.started_at),
-            "last_activity": _datetime(session.last_activity),
-            "expires_at": _datetime(session.expires_at),
+            "started_at": iso_z(session.started_at),
+            "last_activity": iso_z(session.last_activity),
+            "expires_at": iso_z(session.expires_at),
             "is_active": bool(session.is_active),
             "demo_mode": bool(session.demo_mode),
             "current_step": session.current_step or 0,
             "total_time_spent": session.total_time_spent or 0,
             "completion_rate": session.completion_rate or 0,
-            "use_case_description": session.use_case_description,
-            "call_direction": session.call_direction,
-            "selected_phone_number": session.selected_phone_number,
-            "tts_provider": session.tts_provider,
-            "selected_voice": session.selected_voice,
-            "has_openai_api_key": session.has_openai_api_key,
-            "system_prompt": session.system_prompt,
-            "ivr_greeting": session.ivr_greeting,
-            "tools": _json(session.tools, list),
-            "voice_settings": _json(session.voice_settings, dict),
-            "websocket_url": session.websocket_url,
-            "codespace_url": session.codespace_url,
-            "github_repo_url": session.github_repo_url,
-            "railway_url": session.railway_url,
-            "bug_reports": _json(session.bug_reports, list),
-            "created_at": _datetime(session.created_at),
-            "updated_at": _datetime(session.updated_at),
+            **_configuration_reply(session),
+            "bug_reports": stored_json(session.bug_reports, list),
+            "created_at": iso_z(session.created_at),
+            "updated_at": iso_z(session.updated_at),
             "step_progress": [step_entry(step) for step in session.steps.all()],
         }
     )
@@ -392,6 +384,16 @@ def session_body(session: WorkshopSession, *, include_token: bool = True) -> dic
 
 def _text(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(allow_null=True, **kwargs)
+
+
+def _configuration_output(field: ConfigField) -> serializers.Field:
+    if field.is_secret:
+        return serializers.BooleanField()
+    if field.kind is Kind.JSON_LIST:
+        return serializers.ListField(child=serializers.DictField())
+    if field.kind is Kind.JSON_OBJECT:
+        return serializers.DictField()
+    return _text()
 
 
 class StepEntrySerializer(serializers.Serializer):
@@ -419,24 +421,19 @@ class SharedSessionSerializer(serializers.Serializer):
     current_step = serializers.IntegerField()
     total_time_spent = serializers.IntegerField()
     completion_rate = serializers.IntegerField()
-    use_case_description = _text()
-    call_direction = _text()
-    selected_phone_number = _text()
-    tts_provider = _text()
-    selected_voice = _text()
-    has_openai_api_key = serializers.BooleanField()
-    system_prompt = _text()
-    ivr_greeting = _text()
-    tools = serializers.ListField(child=serializers.DictField())
-    voice_settings = serializers.DictField()
-    websocket_url = _text()
-    codespace_url = _text()
-    github_repo_url = _text()
-    railway_url = _text()
     bug_reports = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     step_progress = StepEntrySerializer(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The configuration, from its table, after the totals: where session_body puts it.
+        fields = {}
+        for name, field in super().get_fields().items():
+            fields[name] = field
+            if name == "completion_rate":
+                fields.update({_reply_name(f): _configuration_output(f) for f in SESSION_CONFIG})
+        return fields
 
     def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:
         return session_body(instance, include_token=False)

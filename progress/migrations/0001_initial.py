@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import workshop.db
+import workshop.expressions
 from django.db import migrations, models
 
 
@@ -21,15 +21,15 @@ class Migration(migrations.Migration):
                 ('id', models.AutoField(primary_key=True, serialize=False)),
                 ('step_number', models.IntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(9)])),
                 ('step_name', models.TextField()),
-                ('started_at', models.DateTimeField(db_default=workshop.db.SqlNow(), null=True)),
+                ('started_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), null=True)),
                 ('completed_at', models.DateTimeField(blank=True, null=True)),
                 ('time_spent', models.IntegerField(db_default=0, default=0, null=True)),
                 ('attempts', models.IntegerField(db_default=0, default=0, null=True)),
                 ('validation_passed', models.BooleanField(db_default=False, default=False, null=True)),
                 ('code_submitted', models.TextField(blank=True, null=True)),
                 ('deployment_url', models.TextField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
-                ('updated_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
+                ('created_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
+                ('updated_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
                 ('session', models.ForeignKey(db_column='session_token', db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='workshop.workshopsession')),
                 ('student', models.ForeignKey(db_column='student_id', db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='step_progress', to='workshop.student')),
             ],

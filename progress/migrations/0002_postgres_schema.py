@@ -1,4 +1,4 @@
-"""PostgreSQL-only parts of spec/schema-v2.md for `step_progress`.
+"""PostgreSQL-only parts of docs/spec/schema-v2.md for `step_progress`.
 
 ON DELETE CASCADE foreign keys, SERIAL id, the `updated_at` trigger and the spec's
 `update_session_progress(text)` function, verbatim. No-ops on SQLite.
@@ -13,7 +13,7 @@ from workshop.migration_ops import (
     updated_at_trigger_sql,
 )
 
-# Exactly as spec/schema-v2.md writes it. progress.services.recalculate_session is the Python
+# Exactly as docs/spec/schema-v2.md writes it. progress.totals.recalculate_session is the Python
 # twin, and a test keeps the two in agreement.
 UPDATE_SESSION_PROGRESS = """
 CREATE OR REPLACE FUNCTION update_session_progress(p_session_token TEXT)

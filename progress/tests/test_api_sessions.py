@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from analytics.models import Event, EventType
 from progress.api import messages
+from progress.api.serializers import SessionConfigurationSerializer, session_body
 from progress.models import StepProgress
 from workshop.crypto import decrypt_secret, encrypt_secret
 from workshop.models import Student, WorkshopSession
+from workshop.session_config import SESSION_CONFIG
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -343,16 +345,38 @@ def test_session_writes_stay_within_15_queries(api, django_assert_max_num_querie
     session = WorkshopSessionFactory(bug_reports=[{"id": str(n)} for n in range(50)])
     token = session.pk
 
-    # Each: a transaction's savepoints, the lock, the write(s), an event, the reply (2).
+    # Each: a transaction's savepoints, the lock, the write(s), an event, the reply (2). Each
+    # reply is checked inside its block, so a wrong reply fails before the count does.
     with django_assert_max_num_queries(15):
-        api.post("/api/sessions", {"studentEmail": "new@example.com"}, format="json")
+        response = api.post("/api/sessions", {"studentEmail": "new@example.com"}, format="json")
+        assert response.status_code == 201
+        assert response.json()["success"] is True
     with django_assert_max_num_queries(15):
-        api.patch(f"/api/sessions/{token}", FULL_CONFIGURATION, format="json")
+        response = api.patch(f"/api/sessions/{token}", FULL_CONFIGURATION, format="json")
+        assert response.status_code == 200
+        assert response.json()["progress"]["use_case_description"] == "Dentist appointments"
     with django_assert_max_num_queries(15):
-        api.post(f"/api/sessions/{token}/bug-reports", {"description": "x"}, format="json")
+        response = api.post(
+            f"/api/sessions/{token}/bug-reports", {"description": "x"}, format="json"
+        )
+        assert response.status_code == 201
+        assert response.json()["bugReport"]["description"] == "x"
     with django_assert_max_num_queries(15):
-        api.post(
+        response = api.post(
             f"/api/sessions/{token}/deployments",
             {"stepNumber": 2, "url": "https://x.example", "success": True},
             format="json",
         )
+        assert response.status_code == 201
+        assert response.json()["eventType"] == "deployment_success"
+
+
+def test_patch_fields_and_reply_follow_the_configuration_table():
+    assert list(SessionConfigurationSerializer().fields) == [
+        *(f.api_name for f in SESSION_CONFIG),
+        "demoMode",
+    ]
+    body = session_body(WorkshopSessionFactory())
+    for field in SESSION_CONFIG:
+        assert (field.column in body) is not field.is_secret, field.column
+    assert body["has_openai_api_key"] is False

@@ -346,16 +346,21 @@ def test_post_ignores_unknown_fields(post_progress):
 
 
 # --- Query budgets --------------------------------------------------------------------------
-def test_get_by_token_runs_at_most_4_queries_whatever_the_steps(api, django_assert_max_num_queries):
+def test_get_by_token_runs_at_most_2_queries_whatever_the_steps(api, django_assert_max_num_queries):
     session = session_with_steps(numbers=range(1, 10))
     EventFactory.create_batch(5, session=session)
 
-    # 2: the session joined with its student, then its steps.
+    # 2: the session joined with its student, then its steps. The reply is checked inside
+    # the block, so a wrong reply fails before the count does.
     with django_assert_max_num_queries(2):
-        api.get(URL, {"sessionToken": session.pk})
+        response = api.get(URL, {"sessionToken": session.pk})
+        assert response.status_code == 200
+        progress = response.json()["progress"]
+        assert progress["session_token"] == session.pk
+        assert [s["stepNumber"] for s in progress["step_progress"]] == list(range(1, 10))
 
 
-def test_get_by_student_id_runs_at_most_4_queries_whatever_the_sessions(
+def test_get_by_student_id_runs_at_most_2_queries_whatever_the_sessions(
     api, django_assert_max_num_queries
 ):
     first = session_with_steps(numbers=range(1, 10))
@@ -365,7 +370,10 @@ def test_get_by_student_id_runs_at_most_4_queries_whatever_the_sessions(
     # 2: the sessions joined with their student, then all their steps.
     with django_assert_max_num_queries(2):
         response = api.get(URL, {"studentId": str(first.student_id)})
-    assert len(response.json()["sessions"]) == 6
+        assert response.status_code == 200
+        sessions = response.json()["sessions"]
+        assert len(sessions) == 6
+        assert all(len(s["step_progress"]) == 9 for s in sessions)
 
 
 def test_get_by_email_runs_at_most_4_queries(staff_api, django_assert_max_num_queries):
@@ -375,7 +383,11 @@ def test_get_by_email_runs_at_most_4_queries(staff_api, django_assert_max_num_qu
 
     # 4: the login session and its user, the sessions with their student, their steps.
     with django_assert_max_num_queries(4):
-        staff_api.get(URL, {"studentEmail": "ada@example.com"})
+        response = staff_api.get(URL, {"studentEmail": "ada@example.com"})
+        assert response.status_code == 200
+        sessions = response.json()["sessions"]
+        assert len(sessions) == 5
+        assert {s["student_email"] for s in sessions} == {"ada@example.com"}
 
 
 def test_get_by_email_of_student_without_sessions_runs_at_most_4_queries(
@@ -385,7 +397,9 @@ def test_get_by_email_of_student_without_sessions_runs_at_most_4_queries(
 
     # 4: the login session and its user, the (empty) sessions, the student's existence.
     with django_assert_max_num_queries(4):
-        staff_api.get(URL, {"studentEmail": "ada@example.com"})
+        response = staff_api.get(URL, {"studentEmail": "ada@example.com"})
+        assert response.status_code == 200
+        assert response.json()["sessions"] == []
 
 
 @pytest.mark.parametrize("existing_steps", [0, 9])
@@ -408,7 +422,12 @@ def test_post_update_runs_at_most_11_queries(
             timeSpent=10,
             deploymentUrl="https://x.example",
         )
-    assert response.status_code == 200
+        assert response.status_code == 200
+        progress = response.json()["progress"]
+        assert (progress["student_name"], progress["step_progress"][-1]["stepNumber"]) == (
+            "Renamed",
+            9,
+        )
 
 
 def test_post_creating_everything_runs_at_most_13_queries(
@@ -421,7 +440,8 @@ def test_post_creating_everything_runs_at_most_13_queries(
         response = post_progress(
             sessionToken=TOKEN, studentEmail="new@example.com", stepNumber=1, completed=True
         )
-    assert response.status_code == 200
+        assert response.status_code == 200
+        assert response.json()["progress"]["completion_rate"] == 11
 
 
 @pytest.mark.parametrize("step_number", [1, 2], ids=["existing-step", "new-step"])
@@ -440,5 +460,5 @@ def test_post_claiming_for_an_existing_student_runs_at_most_15_queries(
             stepNumber=step_number,
             completed=True,
         )
-    assert response.status_code == 200
-    assert response.json()["progress"]["student_email"] == "grace@example.com"
+        assert response.status_code == 200
+        assert response.json()["progress"]["student_email"] == "grace@example.com"

@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from progress.services import recalculate_session
 from progress.tests.factories import StepProgressFactory
+from progress.totals import recalculate_session
 from workshop.models import WorkshopSession
 from workshop.tests.factories import WorkshopSessionFactory
 

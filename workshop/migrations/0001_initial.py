@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import uuid
-import workshop.db
+import workshop.expressions
 from django.db import migrations, models
 
 
@@ -22,8 +22,8 @@ class Migration(migrations.Migration):
                 ('student_name', models.TextField(blank=True, null=True)),
                 ('twilio_account_sid', models.TextField(blank=True, null=True)),
                 ('github_username', models.TextField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
-                ('updated_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
+                ('created_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
+                ('updated_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
             ],
             options={
                 'db_table': 'students',
@@ -35,9 +35,9 @@ class Migration(migrations.Migration):
             name='WorkshopSession',
             fields=[
                 ('session_token', models.TextField(primary_key=True, serialize=False)),
-                ('started_at', models.DateTimeField(db_default=workshop.db.SqlNow(), null=True)),
-                ('last_activity', models.DateTimeField(db_default=workshop.db.SqlNow(), null=True)),
-                ('expires_at', models.DateTimeField(db_default=workshop.db.SqlNowPlusHours(24), null=True)),
+                ('started_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), null=True)),
+                ('last_activity', models.DateTimeField(db_default=workshop.expressions.SqlNow(), null=True)),
+                ('expires_at', models.DateTimeField(db_default=workshop.expressions.SqlNowPlusHours(24), null=True)),
                 ('is_active', models.BooleanField(db_default=True, default=True, null=True)),
                 ('demo_mode', models.BooleanField(db_default=False, default=False, null=True)),
                 ('current_step', models.IntegerField(db_default=0, default=0, null=True)),
@@ -58,8 +58,8 @@ class Migration(migrations.Migration):
                 ('github_repo_url', models.TextField(blank=True, null=True)),
                 ('railway_url', models.TextField(blank=True, null=True)),
                 ('bug_reports', models.JSONField(db_default=[], default=list, null=True)),
-                ('created_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
-                ('updated_at', models.DateTimeField(db_default=workshop.db.SqlNow(), editable=False, null=True)),
+                ('created_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
+                ('updated_at', models.DateTimeField(db_default=workshop.expressions.SqlNow(), editable=False, null=True)),
                 ('student', models.ForeignKey(db_column='student_id', db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to='workshop.student')),
             ],
             options={

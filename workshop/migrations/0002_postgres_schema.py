@@ -1,4 +1,4 @@
-"""PostgreSQL-only parts of spec/schema-v2.md for `students` and `sessions`.
+"""PostgreSQL-only parts of docs/spec/schema-v2.md for `students` and `sessions`.
 
 The `gen_random_uuid()` default of students.student_id, ON DELETE CASCADE of sessions.student_id,
 the `updated_at` trigger function and its triggers. No-ops on SQLite.

@@ -1,4 +1,4 @@
-"""The migrated PostgreSQL schema behaves like spec/schema-v2.md's DDL, point by point.
+"""The migrated PostgreSQL schema behaves like docs/spec/schema-v2.md's DDL, point by point.
 
 Everything here goes through raw SQL, as operators and the spec's queries do.
 """

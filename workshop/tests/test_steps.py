@@ -1,4 +1,4 @@
-"""The 9-step catalogue of spec/legacy.md."""
+"""The 9-step catalogue of docs/spec/legacy.md."""
 
 import pytest
 

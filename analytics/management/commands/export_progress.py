@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from analytics.exports import write_csv, write_json
+from analytics.privacy.exports import write_csv, write_json
 
 
 class _Raw:

@@ -1,19 +1,19 @@
-"""`manage.py import_legacy_backup FILE.json`: the old service's backup file, same rules."""
+"""`manage.py import_legacy_backup FILE.json`: the old service's backup file, same pipeline."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from analytics.legacy_backup import LegacyBackupError, import_legacy_backup
-from analytics.legacy_report import write_report
+from analytics.legacy.backup import LegacyBackupError, import_legacy_backup
+from analytics.legacy.report import write_report
 
 
 class Command(BaseCommand):
     help = (
         'Import the old service\'s backup file ({"success", "count", "students": [...]}) '
-        "into students, sessions, step_progress and events, with the legacy migration's "
-        "rules. One transaction; running it twice changes nothing."
+        "into students, sessions, step_progress and events through the legacy migration's "
+        "SQL pipeline (PostgreSQL only). One transaction; running it twice changes nothing."
     )
 
     def add_arguments(self, parser):

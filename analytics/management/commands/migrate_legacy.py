@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.legacy_migration import LegacyMigrationError, migrate_legacy
-from analytics.legacy_report import write_report
-from workshop.legacy.secrets import InvalidLegacyKey, parse_legacy_key
+from analytics.legacy.migration import LegacyMigrationError, migrate_legacy
+from analytics.legacy.report import write_report
+from analytics.legacy.secrets import InvalidLegacyKey, parse_legacy_key
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.demo import DemoSummary, seed_demo_data
+from analytics.demo.seed import DemoSummary, seed_demo_data
 from workshop.models import Student
 
 

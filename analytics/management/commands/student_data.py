@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.student_data import (
+from analytics.privacy.subject_requests import (
     StudentNotFound,
     anonymize_student,
     erase_student,

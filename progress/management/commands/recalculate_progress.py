@@ -3,8 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from progress.ops import BATCH_SIZE, recalculate_all_sessions
-from progress.services import recalculate_session
+from progress.totals import BATCH_SIZE, recalculate_all_sessions, recalculate_session
 from workshop.models import WorkshopSession
 
 

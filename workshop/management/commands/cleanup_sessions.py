@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from workshop.ops import BATCH_SIZE, cleanup_sessions
+from workshop.cleanup import BATCH_SIZE, cleanup_sessions
 
 
 class Command(BaseCommand):

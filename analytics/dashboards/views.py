@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from analytics import selectors
-from analytics.forms import DashboardFilterForm, StuckForm, StudentListForm
+from analytics.dashboards import selectors
+from analytics.dashboards.forms import DashboardFilterForm, StuckForm, StudentListForm
 from workshop.csv_export import csv_response
 from workshop.models import Student
 from workshop.steps import STEPS, get_step

@@ -1,20 +1,20 @@
 """Which legacy tables exist and with which columns: never assumed, always detected.
 
 The production database went through several partial migrations (shapes A, C and D of
-`workshop_students`, spec/legacy.md); a missing column reads as its default. Each logical
+`workshop_students`, docs/spec/legacy.md); a missing column reads as its default. Each logical
 field lists the columns it may come from, first found wins.
 """
 
 from dataclasses import dataclass
 
-from workshop.models import SESSION_CONFIG_TEXT_FIELDS
+from workshop.session_config import TEXT_COLUMNS
 
 STUDENTS_TABLE = "workshop_students"
 SESSIONS_TABLE = "workshop_sessions"
 CONFIGS_TABLE = "student_configs"
 
 # Session configuration columns copied as text (shape D and student_configs).
-CONFIG_TEXT_FIELDS = SESSION_CONFIG_TEXT_FIELDS
+CONFIG_TEXT_FIELDS = TEXT_COLUMNS
 JSON_FIELDS = ("exercises", "bug_reports", "tools", "voice_settings")
 
 # Every field read from any legacy table, all staged as text. Twilio secrets (auth_token,

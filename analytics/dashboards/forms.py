@@ -2,7 +2,7 @@
 
 from django import forms
 
-from analytics.selectors import (
+from analytics.dashboards.selectors import (
     DEFAULT_STUCK_THRESHOLD,
     STUCK_THRESHOLDS,
     DashboardFilters,

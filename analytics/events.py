@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.integrations.models import Topic
 from analytics.integrations.services import (
     OutboxEntry,
     outbox_entries_for_events,
@@ -22,6 +23,14 @@ class NewEvent:
     student_id: uuid.UUID | None = None
     session_token: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def session_completed_news(*, student_id: uuid.UUID, session_token: str) -> OutboxEntry:
+    """News that is no event row, for record_events' also_notify: a progress write brought the
+    session to 100 % for the first time."""
+    return OutboxEntry(
+        topic=Topic.SESSION_COMPLETED, student_id=student_id, session_token=session_token
+    )
 
 
 def record_event(

@@ -2,7 +2,7 @@
 
 It lives in `analytics` because it writes all four tables (students, sessions, step_progress
 and the `data_migrated` events), and analytics is the one app DESIGN.md lets depend on the
-others; the rules it applies come from `workshop.legacy`.
+others; the rules it applies come from `analytics.legacy`.
 
 How it runs, inside ONE transaction (any failure rolls everything back):
 1. detect the legacy tables and their columns; lock them against writes (so no row can appear
@@ -28,8 +28,7 @@ import psycopg
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from analytics.models import EventType
-from workshop.legacy.columns import (
+from analytics.legacy.columns import (
     CONFIG_TEXT_FIELDS,
     CONFIGS_TABLE,
     FIELDS,
@@ -39,9 +38,11 @@ from workshop.legacy.columns import (
     LegacyTable,
     detect_tables,
 )
-from workshop.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
-from workshop.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
-from workshop.legacy.secrets import convert_legacy_secret
+from analytics.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
+from analytics.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
+from analytics.legacy.secrets import convert_legacy_secret
+from analytics.models import EventType
+from progress.totals import completion_rate_sql
 from workshop.models import SESSION_LIFETIME_HOURS, anonymous_email
 from workshop.steps import TOTAL_STEPS, step_title
 
@@ -299,14 +300,14 @@ JOIN legacy_sessions ls ON ls.token = e.token
 GROUP BY e.token, e.step_number, e.step_name;
 """
 
-# Totals recalculated from the steps exactly as update_session_progress() does, before the
-# sessions are written (no second pass over them); current_step is the highest step touched,
-# or student_configs' 0-based current_step + 1 when that is higher.
+# Totals by the session-totals rule (progress.totals), before the sessions are written (no
+# second pass over them). Two legacy additions: time is capped to the column's range, and
+# current_step is student_configs' 0-based current_step + 1 when that is higher.
 TOTALS_SQL = f"""
 DROP TABLE IF EXISTS pg_temp.legacy_totals;
 CREATE TEMP TABLE legacy_totals ON COMMIT DROP AS
 SELECT ls.token, count(st.step_number) AS steps,
-  round((count(*) FILTER (WHERE st.validation_passed)::numeric / {TOTAL_STEPS}) * 100)::int
+  ({completion_rate_sql("count(*) FILTER (WHERE st.validation_passed)")})::int
     AS completion_rate,
   least(coalesce(sum(st.time_spent) FILTER (WHERE st.validation_passed), 0), {MAX_INT})::int
     AS total_time_spent,
@@ -487,68 +488,80 @@ def _run(report, source, names, legacy_key, keep_tables, progress) -> list[Legac
             progress("no legacy tables found")
             return []
         reader.execute(_lock_sql(tables).as_string(reader.connection))
-        cursor.execute(FUNCTIONS_SQL)
-        cursor.execute(RAW_TABLE_SQL)
+        create_staging(cursor)
         if source is None:
             _stage_local(cursor, tables)
         else:
             _stage_remote(cursor, source, tables)
-        cursor.execute("SELECT src_table, count(*) FROM legacy_raw GROUP BY src_table")
-        report.rows_read.update(dict(cursor.fetchall()))
-        progress(f"staged {sum(report.rows_read.values())} legacy rows")
-
-        cursor.execute(ROWS_SQL)
-        # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
-        cursor.execute("ANALYZE legacy_rows")
-        _report_bad_rows(cursor, report)
-        cursor.execute(SESSIONS_SQL)
-        cursor.execute("ANALYZE legacy_sessions")
-        cursor.execute("SELECT count(*), count(*) FILTER (WHERE conflict) FROM legacy_sessions")
-        report.sessions_found, report.token_conflicts = cursor.fetchone()
-        cursor.execute(
-            "DELETE FROM legacy_sessions ls USING sessions s WHERE s.session_token = ls.token"
-        )
-        report.sessions_existing = cursor.rowcount
-        progress(
-            f"parsed: {report.sessions_found} sessions, {report.sessions_existing} already "
-            f"migrated, {report.bad_row_count} bad rows"
-        )
-
-        cursor.execute(STUDENTS_SQL)
-        report.students_created = cursor.rowcount
-        cursor.execute(ENTRIES_SQL)
-        cursor.execute("ANALYZE legacy_entries")
-        _map_step_keys(cursor, report)
-        cursor.execute(STEPS_SQL)
-        cursor.execute("ANALYZE legacy_steps")
-        cursor.execute(TOTALS_SQL)
-        cursor.execute("ANALYZE legacy_totals")
-        progress(f"parsed steps; {sum(report.skipped_keys.values())} exercise entries skipped")
-        _convert_secrets(cursor, report, legacy_key)
-        cursor.execute(SESSION_INSERT_SQL)
-        report.sessions_created = cursor.rowcount
-        progress(f"created {report.students_created} students, {report.sessions_created} sessions")
-        cursor.execute(STEP_INSERT_SQL)
-        report.steps_created = cursor.rowcount
-        progress(f"created {report.steps_created} steps")
-        cursor.execute(EVENTS_SQL)
-        report.events_created = cursor.rowcount
-        progress(f"created {report.events_created} events")
+        run_pipeline(cursor, report, legacy_key, progress)
 
         if not keep_tables and source is None:
             report.renamed = _rename_tables(cursor, tables, _stamp())
     return tables
 
 
+def create_staging(cursor) -> None:
+    """The parsing functions and the empty `legacy_raw` table the rows are staged into."""
+    cursor.execute(FUNCTIONS_SQL)
+    cursor.execute(RAW_TABLE_SQL)
+
+
+def run_pipeline(cursor, report: MigrationReport, legacy_key: bytes | None, progress) -> None:
+    """Everything after staging, for the table migration and the backup import alike: parse
+    and merge the rows of `legacy_raw`, then write students, sessions, steps and events."""
+    cursor.execute("SELECT src_table, count(*) FROM legacy_raw GROUP BY src_table")
+    report.rows_read.update(dict(cursor.fetchall()))
+    progress(f"staged {sum(report.rows_read.values())} legacy rows")
+
+    cursor.execute(ROWS_SQL)
+    # Autovacuum never analyzes temporary tables; without row counts the planner guesses.
+    cursor.execute("ANALYZE legacy_rows")
+    _report_bad_rows(cursor, report)
+    cursor.execute(SESSIONS_SQL)
+    cursor.execute("ANALYZE legacy_sessions")
+    cursor.execute("SELECT count(*), count(*) FILTER (WHERE conflict) FROM legacy_sessions")
+    report.sessions_found, report.token_conflicts = cursor.fetchone()
+    cursor.execute(
+        "DELETE FROM legacy_sessions ls USING sessions s WHERE s.session_token = ls.token"
+    )
+    report.sessions_existing = cursor.rowcount
+    progress(
+        f"parsed: {report.sessions_found} sessions, {report.sessions_existing} already "
+        f"migrated, {report.bad_row_count} bad rows"
+    )
+
+    cursor.execute(STUDENTS_SQL)
+    report.students_created = cursor.rowcount
+    cursor.execute(ENTRIES_SQL)
+    cursor.execute("ANALYZE legacy_entries")
+    _map_step_keys(cursor, report)
+    cursor.execute(STEPS_SQL)
+    cursor.execute("ANALYZE legacy_steps")
+    cursor.execute(TOTALS_SQL)
+    cursor.execute("ANALYZE legacy_totals")
+    progress(f"parsed steps; {sum(report.skipped_keys.values())} exercise entries skipped")
+    _convert_secrets(cursor, report, legacy_key)
+    cursor.execute(SESSION_INSERT_SQL)
+    report.sessions_created = cursor.rowcount
+    progress(f"created {report.students_created} students, {report.sessions_created} sessions")
+    cursor.execute(STEP_INSERT_SQL)
+    report.steps_created = cursor.rowcount
+    progress(f"created {report.steps_created} steps")
+    cursor.execute(EVENTS_SQL)
+    report.events_created = cursor.rowcount
+    progress(f"created {report.events_created} events")
+
+
 def _report_bad_rows(cursor, report: MigrationReport) -> None:
+    # Added to what the caller may have found before staging (the backup's non-objects).
     cursor.execute("SELECT count(*) FROM legacy_rows WHERE bad_reason IS NOT NULL")
-    (report.bad_row_count,) = cursor.fetchone()
+    report.bad_row_count += cursor.fetchone()[0]
     cursor.execute(
         "SELECT src_table, src_key, bad_reason FROM legacy_rows WHERE bad_reason IS NOT NULL "
         "ORDER BY priority, src_key LIMIT %s",
-        [REPORT_LIST_LIMIT],
+        [max(REPORT_LIST_LIMIT - len(report.bad_rows), 0)],
     )
-    report.bad_rows = [tuple(row) for row in cursor.fetchall()]
+    report.bad_rows.extend(tuple(row) for row in cursor.fetchall())
 
 
 def _map_step_keys(cursor, report: MigrationReport) -> None:

@@ -1,20 +1,18 @@
-"""The legacy data rules (workshop.legacy): pure functions, no database."""
+"""The legacy data rules (analytics.legacy): pure functions, no database."""
 
 import json
 from datetime import UTC, datetime
 
 import pytest
 
-from analytics.tests.legacy_tables import LEGACY_KEY_HEX, legacy_ciphertext
-from workshop.crypto import decrypt_secret
-from workshop.legacy.exercises import (
+from analytics.legacy.exercises import (
     UnparsableJSON,
     legacy_int,
     parse_legacy_json,
     step_number_for_key,
 )
-from workshop.legacy.identity import derived_token, is_placeholder, student_email_for
-from workshop.legacy.secrets import (
+from analytics.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy.secrets import (
     DECRYPTED_LEGACY,
     DROPPED_NO_LEGACY_KEY,
     DROPPED_UNDECRYPTABLE,
@@ -23,6 +21,8 @@ from workshop.legacy.secrets import (
     convert_legacy_secret,
     parse_legacy_key,
 )
+from analytics.tests.legacy_tables import LEGACY_KEY_HEX, legacy_ciphertext
+from workshop.crypto import decrypt_secret
 from workshop.models import ANONYMOUS_EMAIL_DOMAIN
 
 

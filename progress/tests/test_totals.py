@@ -1,10 +1,19 @@
-"""recalculate_session: the Python twin of the SQL update_session_progress function."""
+"""progress.totals: the session-totals rule, and every form of it agreeing on the same cases."""
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from progress.services import StepUpdate, completion_rate, recalculate_session, record_progress
+from progress.services import StepUpdate, record_progress
 from progress.tests.factories import StepProgressFactory
+from progress.totals import (
+    completion_rate,
+    completion_rate_sql,
+    recalculate_all_sessions,
+    recalculate_session,
+    refresh_totals,
+    totals_from_steps,
+)
 from workshop.models import WorkshopSession
 from workshop.tests.factories import WorkshopSessionFactory
 
@@ -118,3 +127,65 @@ def test_record_progress_writes_the_totals_recalculate_session_computes(passed):
     expected_time = sum(10 * n for n in range(1, min(passed, 8) + 1)) + (7 if passed == 9 else 0)
     assert written == (totals.completion_rate, totals.total_time_spent, totals.current_step)
     assert written == (completion_rate(passed), expected_time, 9)
+
+
+# (step_number, validation_passed, time_spent) per step row: no steps, touched but not
+# passed, gaps, all passed, a zero time.
+STEP_CASES = [
+    [],
+    [(1, False, 40)],
+    [(1, True, 61), (2, False, 500)],
+    [(1, True, 10), (2, True, 0), (3, True, 30), (5, False, 7)],
+    [(2, True, 122), (5, True, 305), (6, True, 366), (9, True, 549), (7, False, 1)],
+    [(n, n != 4, 60 * n) for n in range(1, 10)],
+    [(n, True, 60 * n) for n in range(1, 10)],
+]
+
+
+def _session_with(steps):
+    session = WorkshopSessionFactory(current_step=7, completion_rate=99, total_time_spent=12345)
+    for number, passed, seconds in steps:
+        StepProgressFactory(
+            session=session, step_number=number, validation_passed=passed, time_spent=seconds
+        )
+    return session
+
+
+def _stored(session):
+    return WorkshopSession.objects.values_list(
+        "completion_rate", "total_time_spent", "current_step"
+    ).get(pk=session.pk)
+
+
+@pytest.mark.parametrize("steps", STEP_CASES)
+def test_every_form_of_the_rule_writes_the_same_row(steps):
+    expected = totals_from_steps(steps)
+    expected_row = (expected.completion_rate, expected.total_time_spent, expected.current_step)
+    by_orm, by_statement, by_batch = (_session_with(steps) for _ in range(3))
+
+    recalculate_session(session_token=by_orm.pk)
+    refresh_totals(session_token=by_statement.pk, last_activity=timezone.now())
+    recalculate_all_sessions(batch_size=2)
+
+    assert expected.completed_steps == sum(1 for _, passed, _ in steps if passed)
+    assert [_stored(s) for s in (by_orm, by_statement, by_batch)] == [expected_row] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("steps", STEP_CASES)
+def test_the_spec_sql_function_writes_the_rule(steps):
+    # update_session_progress() (the spec's PL/pgSQL) sets rate and time; current_step is ours.
+    expected = totals_from_steps(steps)
+    session = _session_with(steps)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT update_session_progress(%s)", [session.pk])
+
+    assert _stored(session)[:2] == (expected.completion_rate, expected.total_time_spent)
+
+
+@pytest.mark.parametrize("completed", range(10))
+def test_completion_rate_sql_computes_completion_rate(completed):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {completion_rate_sql('%s')}", [completed])
+        assert cursor.fetchone()[0] == completion_rate(completed)

@@ -7,7 +7,7 @@ PostgreSQL, batched INSERTs on SQLite), so memory stays flat and 100,000 student
 about a minute.
 
 Session totals (completion_rate, total_time_spent, current_step) follow the same rule as
-progress.services.recalculate_session, so the dashboards show consistent numbers.
+progress.totals (totals_from_steps), so the dashboards show consistent numbers.
 """
 
 import json
@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.models import EVENT_STEP_KEY, EventType
-from progress.services import completion_rate
+from progress.totals import totals_from_steps
 from workshop.models import anonymous_email
 from workshop.steps import STEPS, TOTAL_STEPS
 
@@ -246,7 +246,7 @@ def _add_session(
     token = f"ws_demo_{key}_{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}"
     events: list[tuple[str, datetime, dict]] = [(EventType.SESSION_CREATED, started_at, {})]
     clock = started_at
-    completed = total_time = 0
+    first_step = len(chunk.steps)
     for step in STEPS[:reached]:
         passed = step.number < reached or finished_last
         attempts = 1 + (rng.random() < 0.3) * rng.randint(1, 4)
@@ -269,8 +269,6 @@ def _add_session(
                 )
             )
         if passed:
-            completed += 1
-            total_time += seconds
             events.append((EventType.STEP_COMPLETED, clock, {EVENT_STEP_KEY: step.number}))
             if step.number >= 4:
                 deployment_url = f"https://{token[-12:]}-step{step.number}.example.app"
@@ -296,6 +294,8 @@ def _add_session(
                 step_start,
             )
         )
+    # (step_number, validation_passed, time_spent) of the rows just built.
+    totals = totals_from_steps((row[2], row[8], row[6]) for row in chunk.steps[first_step:])
     bug_reports = []
     if rng.random() < 0.08:
         bug = {
@@ -328,9 +328,9 @@ def _add_session(
             expires_at,
             is_active,
             rng.random() < 0.1,
-            reached,
-            total_time,
-            completion_rate(completed),
+            totals.current_step,
+            totals.total_time_spent,
+            totals.completion_rate,
             rng.choice(USE_CASES),
             rng.choice(("inbound", "outbound")),
             "ElevenLabs" if rng.random() < 0.3 else "Google",

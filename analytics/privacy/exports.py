@@ -26,14 +26,14 @@ FORMAT = "workshop-progress-export/1"
 CHUNK_SIZE = 1000
 SECRET_FIELDS = {"openai_api_key"}
 
-STUDENT_FIELDS = [f.attname for f in Student._meta.concrete_fields]
-SESSION_FIELDS = [
+STUDENT_EXPORT_FIELDS = [f.attname for f in Student._meta.concrete_fields]
+SESSION_EXPORT_FIELDS = [
     f.attname for f in WorkshopSession._meta.concrete_fields if f.name not in SECRET_FIELDS
 ]
-STEP_FIELDS = [
+STEP_EXPORT_FIELDS = [
     f.attname for f in StepProgress._meta.concrete_fields if f.name not in {"session", "student"}
 ]
-EVENT_FIELDS = [f.attname for f in Event._meta.concrete_fields]
+EVENT_EXPORT_FIELDS = [f.attname for f in Event._meta.concrete_fields]
 STEP_COLUMNS = ["validation_passed", "completed_at", "time_spent", "attempts"]
 
 Progress = Callable[[str], None]
@@ -45,9 +45,9 @@ def _fields(obj, names: list[str]) -> dict:
 
 def _session_dict(session: WorkshopSession) -> dict:
     return {
-        **_fields(session, SESSION_FIELDS),
+        **_fields(session, SESSION_EXPORT_FIELDS),
         "has_openai_api_key": session.has_openai_api_key,
-        "steps": [_fields(step, STEP_FIELDS) for step in session.steps.all()],
+        "steps": [_fields(step, STEP_EXPORT_FIELDS) for step in session.steps.all()],
     }
 
 
@@ -68,7 +68,7 @@ def write_json(out: TextIO, *, progress: Progress = lambda message: None) -> dic
     header = {"format": FORMAT, "exported_at": timezone.now()}
     out.write(encoder.encode(header)[:-1] + ', "students": [\n')
     for student in _students():
-        document = {**_fields(student, STUDENT_FIELDS)}
+        document = {**_fields(student, STUDENT_EXPORT_FIELDS)}
         document["sessions"] = [_session_dict(s) for s in student.sessions.all()]
         out.write((",\n" if counts["students"] else "") + encoder.encode(document))
         counts["students"] += 1
@@ -78,7 +78,8 @@ def write_json(out: TextIO, *, progress: Progress = lambda message: None) -> dic
     out.write('\n], "events": [\n')
     for event in Event.objects.order_by("pk").iterator(chunk_size=CHUNK_SIZE):
         out.write(
-            (",\n" if counts["events"] else "") + encoder.encode(_fields(event, EVENT_FIELDS))
+            (",\n" if counts["events"] else "")
+            + encoder.encode(_fields(event, EVENT_EXPORT_FIELDS))
         )
         counts["events"] += 1
         if counts["events"] % (10 * CHUNK_SIZE) == 0:
@@ -89,12 +90,13 @@ def write_json(out: TextIO, *, progress: Progress = lambda message: None) -> dic
 
 def csv_header() -> list[str]:
     student = [
-        f"student_{name}" if not name.startswith("student") else name for name in STUDENT_FIELDS
+        f"student_{name}" if not name.startswith("student") else name
+        for name in STUDENT_EXPORT_FIELDS
     ]
     steps = [f"step_{step.number}_{column}" for step in STEPS for column in STEP_COLUMNS]
     return [
         *student,
-        *[n for n in SESSION_FIELDS if n != "student_id"],
+        *[n for n in SESSION_EXPORT_FIELDS if n != "student_id"],
         "has_openai_api_key",
         *steps,
     ]
@@ -118,8 +120,8 @@ def write_csv(out: TextIO, *, progress: Progress = lambda message: None) -> dict
     count = 0
     for session in sessions:
         steps = {step.step_number: step for step in session.steps.all()}
-        row = [getattr(session.student, name) for name in STUDENT_FIELDS]
-        row += [getattr(session, name) for name in SESSION_FIELDS if name != "student_id"]
+        row = [getattr(session.student, name) for name in STUDENT_EXPORT_FIELDS]
+        row += [getattr(session, name) for name in SESSION_EXPORT_FIELDS if name != "student_id"]
         row.append(session.has_openai_api_key)
         for step in STEPS:
             found = steps.get(step.number)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from workshop.batches import iter_pk_batches
 from workshop.models import WorkshopSession
 
 BATCH_SIZE = 5000
@@ -25,23 +26,6 @@ class CleanupReport:
     deactivated: int = 0
     deleted_sessions: int = 0
     deleted_rows: Counter = field(default_factory=Counter)  # model label -> rows, cascades
-
-
-def _batches(queryset, batch_size: int):
-    """Primary keys of `queryset` in batches, in key order, each batch starting after the
-    last key of the one before. Restarting from the first key (the handled rows no longer
-    match) re-read every handled row for each new batch: quadratic, 100 s for 400,000
-    expired sessions among 1,000,000 (docs/benchmarks.md, "Session cleanup")."""
-    last = None
-    while True:
-        rows = queryset.order_by("pk")
-        if last is not None:
-            rows = rows.filter(pk__gt=last)
-        batch = list(rows.values_list("pk", flat=True)[:batch_size])
-        if not batch:
-            return
-        yield batch
-        last = batch[-1]
 
 
 def cleanup_sessions(
@@ -63,7 +47,7 @@ def cleanup_sessions(
     if dry_run:
         report.deactivated = expired.count()
     else:
-        for batch in _batches(expired, batch_size):
+        for batch in iter_pk_batches(expired, batch_size):
             with transaction.atomic():
                 report.deactivated += WorkshopSession.objects.filter(pk__in=batch).update(
                     is_active=False, openai_api_key=None
@@ -82,7 +66,7 @@ def cleanup_sessions(
             .count()
         )
         return report
-    for batch in _batches(old, batch_size):
+    for batch in iter_pk_batches(old, batch_size):
         with transaction.atomic():
             _, per_model = WorkshopSession.objects.filter(pk__in=batch).delete()
         report.deleted_rows.update(per_model)

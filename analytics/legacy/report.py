@@ -1,6 +1,6 @@
 """The operator's summary of a legacy migration or backup import (shared by both commands)."""
 
-from analytics.legacy_migration import MigrationReport
+from analytics.legacy.migration import MigrationReport
 
 
 def report_lines(report: MigrationReport) -> list[str]:

@@ -15,25 +15,21 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpResponse
 
-from analytics.exports import EVENT_FIELDS, SESSION_FIELDS, STEP_FIELDS, STUDENT_FIELDS
 from analytics.models import Event
+from analytics.privacy.exports import (
+    EVENT_EXPORT_FIELDS,
+    SESSION_EXPORT_FIELDS,
+    STEP_EXPORT_FIELDS,
+    STUDENT_EXPORT_FIELDS,
+)
 from progress.models import StepProgress
 from workshop.models import Student, WorkshopSession, anonymous_email, normalize_email
+from workshop.session_config import PERSONAL_COLUMNS
 
 EXPORT_FORMAT = "workshop-progress-student/1"
 # Personal text cleared when anonymizing; numbers, flags and timestamps stay for the statistics.
 STUDENT_PERSONAL_FIELDS = ("student_name", "github_username", "twilio_account_sid")
-SESSION_PERSONAL_FIELDS = (
-    "openai_api_key",
-    "use_case_description",
-    "selected_phone_number",
-    "system_prompt",
-    "ivr_greeting",
-    "websocket_url",
-    "codespace_url",
-    "github_repo_url",
-    "railway_url",
-)
+SESSION_PERSONAL_FIELDS = PERSONAL_COLUMNS
 STEP_PERSONAL_FIELDS = ("code_submitted", "deployment_url")
 
 
@@ -61,21 +57,21 @@ def student_data(*, student: Student) -> dict:
     by_session: dict[str, list] = {}
     for step in steps:
         by_session.setdefault(step.session_id, []).append(
-            {n: getattr(step, n) for n in STEP_FIELDS}
+            {n: getattr(step, n) for n in STEP_EXPORT_FIELDS}
         )
     return {
         "format": EXPORT_FORMAT,
-        "student": {n: getattr(student, n) for n in STUDENT_FIELDS},
+        "student": {n: getattr(student, n) for n in STUDENT_EXPORT_FIELDS},
         "sessions": [
             {
-                **{n: getattr(s, n) for n in SESSION_FIELDS},
+                **{n: getattr(s, n) for n in SESSION_EXPORT_FIELDS},
                 "has_openai_api_key": s.has_openai_api_key,
                 "steps": by_session.get(s.session_token, []),
             }
             for s in sessions
         ],
         "events": [
-            {n: getattr(e, n) for n in EVENT_FIELDS}
+            {n: getattr(e, n) for n in EVENT_EXPORT_FIELDS}
             for e in Event.objects.filter(student=student).order_by("created_at", "pk")
         ],
     }

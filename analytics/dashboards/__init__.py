@@ -1,0 +1,1 @@
+"""Instructors' dashboards: views, the reads behind them, their forms and URLs."""
