@@ -397,6 +397,17 @@ def sweep(
     return report
 
 
+def forget_student(*, student_id: uuid.UUID) -> dict[str, int]:
+    """A data-subject erasure or anonymisation: the student's messages (with their webhook
+    bodies, deliveries, attempts and e-mail records) and stuck-alert memory go. Returns the
+    deleted rows per model label, zero counts left out."""
+    from analytics.integrations.models import StuckAlert
+
+    _, rows = OutboxMessage.objects.filter(student_id=student_id).delete()
+    _, alerts = StuckAlert.objects.filter(student_id=student_id).delete()
+    return {label: count for label, count in {**rows, **alerts}.items() if count}
+
+
 def purge_delivered(*, now: dt.datetime | None = None) -> int:
     """Delete dispatched messages older than the retention period, with their deliveries,
     attempts and e-mails (they hold students' names and text)."""

@@ -19,6 +19,7 @@ from analytics.integrations.models import (
 from analytics.integrations.tests.conftest import SECRET
 from analytics.integrations.webhooks import SIGNATURE_HEADER, verify
 from progress.tests.factories import StepProgressFactory
+from workshop.models import Student
 from workshop.tests.factories import WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +215,28 @@ def test_the_post_only_queues_row_ids_and_makes_no_network_call(
     ids = sorted(OutboxMessage.objects.values_list("pk", flat=True))
     assert sorted(args for args in queued) == [(pk,) for pk in ids]
     assert all(isinstance(pk, int) for (pk,) in queued)
+
+
+def test_erasing_a_student_forgets_their_messages(
+    api, endpoint, receiver, django_capture_on_commit_callbacks
+):
+    from analytics.integrations.models import StuckAlert
+    from analytics.privacy.subject_requests import anonymize_student, erase_student
+
+    kept = WorkshopSessionFactory()
+    for session in (WorkshopSessionFactory(), kept):
+        with django_capture_on_commit_callbacks(execute=True):
+            post(api, sessionToken=session.pk, stepNumber=1, completed=True)
+    gone = OutboxMessage.objects.exclude(student_id=kept.student_id).get()
+    StuckAlert.objects.create(student_id=gone.student_id, step_number=1, alerted_at=gone.created_at)
+    assert WebhookDelivery.objects.count() == 2
+
+    result = erase_student(student=Student.objects.get(pk=gone.student_id))
+    assert result.rows["integrations.OutboxMessage"] == 1
+    assert result.rows["integrations.WebhookDelivery"] == 1
+    assert result.rows["integrations.StuckAlert"] == 1
+    assert list(OutboxMessage.objects.values_list("student_id", flat=True)) == [kept.student_id]
+
+    anonymize_student(student=kept.student)
+    assert OutboxMessage.objects.count() == 0
+    assert WebhookDelivery.objects.count() == 0
