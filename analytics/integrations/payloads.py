@@ -10,14 +10,11 @@ from typing import Any
 from django.urls import reverse
 
 from analytics.integrations.models import OutboxMessage
+from workshop.formatting import iso_z
 from workshop.models import Student, WorkshopSession
 from workshop.steps import TOTAL_STEPS, step_title
 
 SCHEMA_VERSION = 1
-
-
-def iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def student_url(student_id) -> str:
@@ -49,7 +46,7 @@ def _session(session_token) -> dict[str, Any] | None:
     if session is None:
         return None
     return {
-        "started_at": iso(session.started_at),
+        "started_at": iso_z(session.started_at),
         "completion_rate": session.completion_rate,
         "current_step": session.current_step,
         "total_steps": TOTAL_STEPS,
@@ -120,7 +117,7 @@ def build_body(message: OutboxMessage) -> str:
             "id": str(message.event_id),
             "type": message.topic,
             "schema_version": SCHEMA_VERSION,
-            "created_at": iso(message.created_at),
+            "created_at": iso_z(message.created_at),
             "data": build_data(message),
         },
         separators=(",", ":"),

@@ -13,6 +13,7 @@ from analytics.integrations.models import Topic
 from analytics.integrations.services import OutboxEntry, record_outbox
 from analytics.models import Event, EventType
 from progress.models import StepProgress
+from workshop.formatting import iso_z
 from workshop.models import WorkshopRun
 from workshop.runs import runs_ended_between, sessions_of_run
 from workshop.steps import TOTAL_STEPS, step_title
@@ -76,8 +77,8 @@ def summarize_run(run: WorkshopRun) -> dict[str, Any]:
     return {
         "id": run.pk,
         "name": run.name,
-        "starts_at": run.starts_at.isoformat().replace("+00:00", "Z"),
-        "ends_at": run.ends_at.isoformat().replace("+00:00", "Z"),
+        "starts_at": iso_z(run.starts_at),
+        "ends_at": iso_z(run.ends_at),
         "sessions": totals["sessions"],
         "completed_sessions": totals["completed"],
         "average_completion": round(totals["average"] or 0),
