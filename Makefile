@@ -50,6 +50,7 @@ bench-smoke: install-dev
 	$(PY) bench/bench_dashboards.py --smoke
 	$(PY) bench/bench_cleanup.py --smoke
 	$(PY) bench/bench_migrate_legacy.py --smoke
+	$(PY) bench/bench_migrate_legacy.py --smoke --backup
 	$(PY) bench/bench_export_memory.py --smoke
 	$(PY) bench/bench_api.py --smoke
 	$(PY) bench/resilience.py fuzz --smoke

@@ -10,12 +10,12 @@ It is the spec's `update_session_progress()` (docs/spec/schema-v2.md) but for la
 which repairs must not touch. The forms below all compute it; each is tested against the
 Python one on the same cases (progress/tests/test_totals.py):
 
-- totals_from_steps(): the rule in Python, for writers that build rows in memory (backup
-  import, demo data);
+- totals_from_steps(): the rule in Python, for writers that build rows in memory (demo
+  data);
 - recalculate_session(): one session, ORM aggregate + UPDATE (deployments, admin action);
 - REFRESH_TOTALS_SQL / refresh_totals(): the progress POST's one-statement UPDATE;
 - completion_rate_sql(): the rate as an SQL expression, for set-based SQL (the legacy
-  migration) and the statement above;
+  pipeline: table migration and backup import) and the statement above;
 - recalculate_all_sessions(): every session in batches, set-based (`recalculate_progress`).
 """
 

@@ -1,4 +1,8 @@
-"""The legacy table migration (`manage.py migrate_legacy`): set-based SQL, PostgreSQL only.
+"""The legacy pipeline in set-based SQL (PostgreSQL only), and the table migration on it.
+
+`manage.py migrate_legacy` stages the legacy tables; `manage.py import_legacy_backup`
+(analytics.legacy.backup) stages a backup file's items; both then call run_pipeline(), so
+every rule below applies to both the same way.
 
 It lives in `analytics` because it writes all four tables (students, sessions, step_progress
 and the `data_migrated` events), and analytics is the one app DESIGN.md lets depend on the
@@ -15,7 +19,8 @@ How it runs, inside ONE transaction (any failure rolls everything back):
 4. INSERT ... SELECT students, sessions, steps, events; recalculate the totals with one UPDATE;
 5. rename the migrated tables to `<name>_backup_<YYYYMMDDHHMMSS>`.
 Sessions whose token already exists are left alone, so a second run adds nothing and a run
-after new legacy rows appeared adds only those.
+after new legacy rows appeared adds only those. Steps 3 and 4 are run_pipeline(); the
+backup import does its own staging instead of 1 and 2, and has nothing to rename.
 """
 
 import time
@@ -39,7 +44,12 @@ from analytics.legacy.columns import (
     detect_tables,
 )
 from analytics.legacy.exercises import MAX_DECODE_DEPTH, MAX_INT, step_number_for_key
-from analytics.legacy.identity import ANONYMOUS_KEY_PREFIX, DERIVED_TOKEN_PREFIX
+from analytics.legacy.identity import (
+    ANONYMOUS_KEY_PREFIX,
+    DERIVED_TOKEN_PREFIX,
+    PLACEHOLDER_DOMAIN,
+    PLACEHOLDER_LOCAL_PREFIX,
+)
 from analytics.legacy.secrets import convert_legacy_secret
 from analytics.models import EventType
 from progress.totals import completion_rate_sql
@@ -135,6 +145,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 """
 
+# One row per legacy row or backup item. priority: which row of a session wins where they
+# disagree (lower first): the table's rank (PRIORITY), or the item's rank in a backup file.
 RAW_TABLE_SQL = (
     "DROP TABLE IF EXISTS pg_temp.legacy_raw;"
     "CREATE TEMP TABLE legacy_raw (priority int, src_table text, "
@@ -146,10 +158,11 @@ _WS = "E' \\t\\r\\n'"
 _EMAIL = f"lower(btrim(r.email, {_WS}))"
 _PLACEHOLDER = f"""(
     {_EMAIL} IS NULL OR position('@' in {_EMAIL}) = 0
-    OR (substr({_EMAIL}, position('@' in {_EMAIL}) + 1) = 'example.com'
-        AND (split_part({_EMAIL}, '@', 1) = 'unknown'
-             OR split_part({_EMAIL}, '@', 1) LIKE 'unknown\\_%'))
+    OR (substr({_EMAIL}, position('@' in {_EMAIL}) + 1) = '{PLACEHOLDER_DOMAIN}'
+        AND (split_part({_EMAIL}, '@', 1) = '{PLACEHOLDER_LOCAL_PREFIX}'
+             OR split_part({_EMAIL}, '@', 1) LIKE '{PLACEHOLDER_LOCAL_PREFIX}\\_%'))
 )"""
+# THE token of a row without one (table row or backup item): the one place it is derived.
 _DERIVED = f"""'{DERIVED_TOKEN_PREFIX}' || left(md5(coalesce({_EMAIL}, '') || '|' || coalesce(
     floor(extract(epoch from coalesce(pg_temp.legacy_ts(r.started_at),
       pg_temp.legacy_ts(r.created_at))) * 1000)::bigint::text, '')), 24)"""

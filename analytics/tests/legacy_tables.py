@@ -1,8 +1,10 @@
 """Builders of legacy tables in each documented shape (docs/spec/legacy.md), with raw SQL."""
 
 import base64
+import hashlib
 import json
 import os
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -69,3 +71,20 @@ def insert(cursor, table: str, **values) -> None:
     columns = ", ".join(values)
     marks = ", ".join(["%s"] * len(values))
     cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values()))
+
+
+def derived_token(email: str, started_at: datetime | None) -> str:
+    """The token the pipeline derives (migration._DERIVED) for a row without one: what the
+    tests expect, written out independently of the SQL."""
+    millis = (
+        ""
+        if started_at is None
+        else str((started_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1))
+    )
+    content = f"{email.strip().lower()}|{millis}"
+    return "legacy-" + hashlib.md5(content.encode()).hexdigest()[:24]
+
+
+def anonymous_key(session_token: str) -> str:
+    """The key of a placeholder's anonymous student (migration.SESSIONS_SQL)."""
+    return "legacy-" + hashlib.md5(session_token.encode()).hexdigest()[:20]

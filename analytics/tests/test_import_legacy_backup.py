@@ -8,10 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics.legacy.identity import anonymous_key, derived_token
 from analytics.models import Event, EventType
 from analytics.tests.helpers import row_counts
-from analytics.tests.legacy_tables import SHAPE_A, insert
+from analytics.tests.legacy_tables import SHAPE_A, anonymous_key, derived_token, insert
 from workshop.models import Student, WorkshopSession, anonymous_email
 
 pytestmark = pytest.mark.django_db

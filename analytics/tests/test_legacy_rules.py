@@ -1,17 +1,14 @@
-"""The legacy data rules (analytics.legacy): pure functions, no database."""
+"""The legacy data rules (analytics.legacy): the key catalogue and secrets in Python, the\nparsers, placeholder rule and token derivation of the SQL pipeline on PostgreSQL."""
 
 import json
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
-from analytics.legacy.exercises import (
-    UnparsableJSON,
-    legacy_int,
-    parse_legacy_json,
-    step_number_for_key,
-)
-from analytics.legacy.identity import derived_token, is_placeholder, student_email_for
+from analytics.legacy import migration
+from analytics.legacy.exercises import step_number_for_key
+from analytics.legacy.migration import create_staging
 from analytics.legacy.secrets import (
     DECRYPTED_LEGACY,
     DROPPED_NO_LEGACY_KEY,
@@ -21,9 +18,8 @@ from analytics.legacy.secrets import (
     convert_legacy_secret,
     parse_legacy_key,
 )
-from analytics.tests.legacy_tables import LEGACY_KEY_HEX, legacy_ciphertext
+from analytics.tests.legacy_tables import LEGACY_KEY_HEX, derived_token, legacy_ciphertext
 from workshop.crypto import decrypt_secret
-from workshop.models import ANONYMOUS_EMAIL_DOMAIN
 
 
 @pytest.mark.parametrize(
@@ -51,10 +47,19 @@ def test_legacy_keys_map_to_steps_or_nothing(key, number):
     assert step_number_for_key(key) == number
 
 
+def _sql(expression: str, *params):
+    """Evaluate one of the pipeline's SQL parsers (they live in the pg_temp schema)."""
+    with connection.cursor() as cursor:
+        create_staging(cursor)
+        cursor.execute(f"SELECT {expression}", params)
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("raw", "parsed"),
     [
-        ({"a": 1}, {"a": 1}),
         ('{"a": 1}', {"a": 1}),
         (json.dumps(json.dumps({"a": 1})), {"a": 1}),
         ('"[]"', []),
@@ -63,17 +68,20 @@ def test_legacy_keys_map_to_steps_or_nothing(key, number):
     ],
 )
 def test_legacy_json_is_parsed_through_double_encoding(raw, parsed):
-    assert parse_legacy_json(raw) == parsed
+    assert json.loads(_sql("pg_temp.legacy_json(%s)::text", raw)) == parsed
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "raw", ["{nope", '"{nope"', json.dumps(json.dumps(json.dumps(json.dumps("[]"))))]
 )
-def test_unparsable_legacy_json_raises(raw):
-    with pytest.raises(UnparsableJSON):
-        parse_legacy_json(raw)
+def test_unparsable_legacy_json_is_null(raw):
+    assert _sql("pg_temp.legacy_json(%s) IS NULL", raw) is True
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("value", "number"),
     [
@@ -89,9 +97,11 @@ def test_unparsable_legacy_json_raises(raw):
     ],
 )
 def test_legacy_numbers_are_rounded_and_clamped(value, number):
-    assert legacy_int(value) == number
+    assert _sql("pg_temp.legacy_int(%s::jsonb)", json.dumps(value)) == number
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("email", "placeholder"),
     [
@@ -106,22 +116,28 @@ def test_legacy_numbers_are_rounded_and_clamped(value, number):
     ],
 )
 def test_placeholder_addresses(email, placeholder):
-    assert is_placeholder(email) is placeholder
+    placeholder_sql = migration._PLACEHOLDER.replace("%", "%%")  # LIKE's % is not a parameter
+    expression = f"{placeholder_sql} FROM (SELECT %s::text AS email) r"
+    assert _sql(expression, email) is placeholder
 
 
-def test_placeholders_get_one_anonymous_student_per_session():
-    first = student_email_for("unknown@example.com", "ws_1")
-    assert first == student_email_for("unknown@example.com", "ws_1")
-    assert first != student_email_for("unknown@example.com", "ws_2")
-    assert first.endswith(f"@{ANONYMOUS_EMAIL_DOMAIN}")
-    assert student_email_for(" Ann@Example.ORG ", "ws_1") == "ann@example.org"
-
-
+@pytest.mark.postgres
+@pytest.mark.django_db
 def test_derived_tokens_depend_on_normalized_email_and_start():
-    start = datetime(2024, 3, 1, 9, tzinfo=UTC)
-    assert derived_token(" Ann@X.org", start) == derived_token("ann@x.org", start)
-    assert derived_token("ann@x.org", start) != derived_token("ann@x.org", None)
-    assert derived_token("ann@x.org", start).startswith("legacy-")
+    def token(email, started_at):
+        expression = (
+            f"{migration._DERIVED} FROM (SELECT %s::text AS email, %s::text AS started_at, "
+            "NULL::text AS created_at) r"
+        )
+        return _sql(expression, email, started_at)
+
+    start = "2024-03-01T09:00:00Z"
+    assert token(" Ann@X.org", start) == token("ann@x.org", start)
+    assert token("ann@x.org", start) == derived_token(
+        "ann@x.org", datetime(2024, 3, 1, 9, tzinfo=UTC)
+    )
+    assert token("ann@x.org", start) != token("ann@x.org", None)
+    assert token("ann@x.org", start).startswith("legacy-")
 
 
 def test_plaintext_keys_are_encrypted_our_way():

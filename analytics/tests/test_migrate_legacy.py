@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from analytics.legacy import migration as legacy_migration
-from analytics.legacy.identity import anonymous_key, derived_token
 from analytics.models import Event, EventType
 from analytics.tests.helpers import row_counts
 from analytics.tests.legacy_tables import (
@@ -20,6 +19,8 @@ from analytics.tests.legacy_tables import (
     SHAPE_D_EXTRA,
     STUDENT_CONFIGS,
     WORKSHOP_SESSIONS,
+    anonymous_key,
+    derived_token,
     double_encoded,
     insert,
     legacy_ciphertext,
