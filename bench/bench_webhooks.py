@@ -13,7 +13,7 @@
    and the attempt latencies.
 
     .venv/bin/python bench/bench_webhooks.py [--messages 5000] [--pool prefork]
-        [--concurrency 4] [--database-url postgres://...]
+        [--concurrency 4] [--receiver-processes 2] [--database-url postgres://...] [--keep]
     .venv/bin/python bench/bench_webhooks.py --smoke    # seconds; exits 1 on any error
 
 Needs PostgreSQL and Redis on 127.0.0.1.
@@ -34,9 +34,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from server import PYTHON, ROOT, log, production_env, scratch_database
+from server import PYTHON, ROOT, drop_database, log, production_env, scratch_database
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wp_webhook_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wp_bench_webhooks"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/5"
 
 
@@ -109,6 +109,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--receiver-processes", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick, for CI")
     args = parser.parse_args()
     if args.smoke:
@@ -192,6 +193,8 @@ for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True):
         import redis
 
         redis.Redis.from_url(args.broker_url).delete(queue)
+        if not args.keep:
+            drop_database(args.database_url)
     count = received(folder)
     rate = done / elapsed
     latencies.sort()
