@@ -14,6 +14,11 @@ class EventType(models.TextChoices):
     DEPLOYMENT_SUCCESS = "deployment_success"
     DEPLOYMENT_FAILURE = "deployment_failure"
     BUG_REPORTED = "bug_reported"
+    # The real frontend's own calls (docs/frontend.md).
+    FEEDBACK_SUBMITTED = "feedback_submitted"
+    SESSION_LOG = "session_log"
+    # Every read of a session's decrypted AI settings by the voice runtime.
+    AI_SETTINGS_READ = "ai_settings_read"
     # Written by the legacy migration for every session it creates.
     DATA_MIGRATED = "data_migrated"
 

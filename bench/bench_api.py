@@ -163,7 +163,10 @@ def capture_post_statements(database_url: str, tokens: list[str]) -> dict[str, l
 
 
 def _limit_client(args) -> list[float]:
-    database_url, statements, tokens, new_share, until, clients = args
+    database_url, statements, tokens, new_share, duration, clients = args
+    # The clock starts here, in the spawned process: starting a process can take longer than
+    # a smoke run's whole window on a loaded machine.
+    until = time.time() + duration
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -207,9 +210,8 @@ def run_limit(database_url, statements, tokens, *, new_share, connections, durat
     # Two processes (one per core) of threads, so the GIL is not the limit's bottleneck.
     processes = min(2, connections)
     per_process = [connections // processes + (i < connections % processes) for i in range(2)]
-    until = time.time() + duration
     jobs = [
-        (database_url, statements, tokens, new_share, until, n) for n in per_process[:processes]
+        (database_url, statements, tokens, new_share, duration, n) for n in per_process[:processes]
     ]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         latencies = [value for part in pool.map(_limit_client, jobs) for value in part]

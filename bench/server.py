@@ -52,6 +52,8 @@ def production_env(database_url: str, *, conn_max_age: int = 60, **extra: str) -
         CONN_HEALTH_CHECKS="true",
         DB_CONNECT_TIMEOUT="2",
         API_ANON_THROTTLE_RATE=UNTHROTTLED_RATE,
+        API_ADDRESS_THROTTLE_RATE=UNTHROTTLED_RATE,
+        API_USER_THROTTLE_RATE=UNTHROTTLED_RATE,
         DJANGO_ALLOWED_HOSTS=HOST,
         # Plain HTTP on loopback: no TLS proxy in front, so no redirect to https.
         DJANGO_SECURE_SSL_REDIRECT="false",

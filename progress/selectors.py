@@ -66,3 +66,15 @@ def sessions_of_student_email(*, email: str) -> list[WorkshopSession]:
         sessions_with_steps().filter(student__student_email=normalized),
         Student.objects.filter(student_email=normalized),
     )
+
+
+def session_configuration(*, session_token: str) -> WorkshopSession:
+    """One session with its student, for student-config-get (1 query); 404 when unknown."""
+    session = (
+        WorkshopSession.objects.select_related("student")
+        .filter(session_token=session_token)
+        .first()
+    )
+    if session is None:
+        raise NotFoundError(SESSION_NOT_FOUND)
+    return session

@@ -6,6 +6,7 @@ totals cannot be lost; rows are created through the unique constraints, counters
 F() expressions, and the events of the call are written in the same transaction.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +24,22 @@ from analytics.events import (
     session_completed_news,
 )
 from analytics.models import EVENT_STEP_KEY, EventType
-from progress import selectors, totals
+from progress import activity, selectors, totals
 from progress.models import StepProgress
 from workshop import services as workshop_services
+from workshop.crypto import SecretDecryptionError, decrypt_secret
 from workshop.errors import (
     SESSION_BELONGS_TO_ANOTHER_STUDENT,
     SESSION_CLOSED,
+    SESSION_NOT_FOUND,
     ConflictError,
     GoneError,
+    NotFoundError,
 )
+from workshop.expiry import activity_changes
+from workshop.expressions import SqlNow
 from workshop.models import WorkshopSession, normalize_email
+from workshop.names import usable_student_name
 from workshop.steps import step_title
 
 
@@ -43,6 +50,8 @@ class StepUpdate:
     step_number: int
     step_name: str | None = None
     completed: bool = False
+    # Seconds the client measured; 0 (the real frontend always sends 0) lets the server
+    # measure the time itself (progress.activity).
     time_spent: int = 0
     code_submitted: str | None = None
     deployment_url: str | None = None
@@ -53,6 +62,8 @@ class StepWrite:
     created: bool
     first_completion: bool
     attempts: int
+    time_added: int
+    heartbeat: bool = False
 
 
 def _claim_session(*, session: WorkshopSession, email: str, name: str | None) -> None:
@@ -122,7 +133,9 @@ RETURNING id
 """
 
 
-def _insert_step_if_absent(*, session: WorkshopSession, update: StepUpdate, now) -> bool:
+def _insert_step_if_absent(
+    *, session: WorkshopSession, update: StepUpdate, now: dt.datetime
+) -> bool:
     field = StepProgress._meta.get_field
     params = [
         session.pk,
@@ -143,46 +156,77 @@ def _insert_step_if_absent(*, session: WorkshopSession, update: StepUpdate, now)
 def _write_step(*, session: WorkshopSession, created: bool, update: StepUpdate) -> StepWrite:
     """Insert or update the session's row for this step, relying on the unique constraint.
 
-    attempts +1, time added, completion sticky (completed_at is the first completion), code
-    and URL replaced only when given. The prior read only decides which events to write; it
-    runs after the session lock was granted (so it sees every earlier writer's commit) and no
-    other writer of this session runs until this transaction ends.
+    A real update: attempts +1, time added (the client's, or measured by the server),
+    completion sticky (completed_at is the first completion), code and URL replaced only when
+    given. A heartbeat (progress.activity) adds only the measured time. Every write stamps
+    the row's updated_at: the moment the session was last seen on this step.
+
+    The prior read of the session's step rows (at most nine, one query) decides the events
+    and the measured time; it runs after the session lock was granted (so it sees every
+    earlier writer's commit) and no other writer of this session runs until this
+    transaction ends.
     """
     now = timezone.now()
-    before = None
+    rows = []
     if not created:
-        before = (
-            StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number)
-            .values("validation_passed", "attempts")
-            .first()
+        # The database's clock (db_now) measures the time: it is the clock that stamps
+        # updated_at (the PostgreSQL trigger), so consecutive gaps add up exactly.
+        rows = list(
+            StepProgress.objects.filter(session_id=session.pk)
+            .annotate(db_now=SqlNow())
+            .values("step_number", "validation_passed", "attempts", "updated_at", "db_now")
         )
+    before = next((row for row in rows if row["step_number"] == update.step_number), None)
     if before is None:
         if _insert_step_if_absent(session=session, update=update, now=now):
-            return StepWrite(created=True, first_completion=update.completed, attempts=1)
+            return StepWrite(
+                created=True,
+                first_completion=update.completed,
+                attempts=1,
+                time_added=update.time_spent,
+            )
         # A writer that does not lock the session (an operator's script) got there first:
         # the unique constraint said so; update its row instead.
         before = {"validation_passed": False, "attempts": 0}
-    changes: dict[str, Any] = {
-        "attempts": Coalesce(F("attempts"), 0) + 1,
-        "time_spent": Coalesce(F("time_spent"), 0) + update.time_spent,
-        "student_id": session.student_id,
-    }
+    first_completion = update.completed and not before["validation_passed"]
+    db_now = rows[0]["db_now"] if rows else None
+    time_added = update.time_spent
+    if not time_added and db_now is not None:
+        time_added = activity.measured_seconds(
+            last_seen=activity.last_seen_on_step(rows, update.step_number), now=db_now
+        )
+    heartbeat = activity.is_heartbeat(
+        step_started=True,
+        first_completion=first_completion,
+        time_sent=update.time_spent,
+        code_submitted=update.code_submitted,
+        deployment_url=update.deployment_url,
+    )
+    # The trigger stamps updated_at on PostgreSQL; SQLite has none, so it is set here.
+    changes: dict[str, Any] = {"updated_at": db_now or SqlNow()}
+    if time_added:
+        changes["time_spent"] = Coalesce(F("time_spent"), 0) + time_added
     if update.step_name:
         changes["step_name"] = update.step_name
-    if update.completed:
-        changes["validation_passed"] = True
-        changes["completed_at"] = Coalesce(F("completed_at"), Value(now))
-    if update.code_submitted is not None:
-        changes["code_submitted"] = update.code_submitted
-    if update.deployment_url is not None:
-        changes["deployment_url"] = update.deployment_url
+    if not heartbeat:
+        changes["attempts"] = Coalesce(F("attempts"), 0) + 1
+        changes["student_id"] = session.student_id
+        if update.completed:
+            changes["validation_passed"] = True
+            changes["completed_at"] = Coalesce(F("completed_at"), Value(now))
+        if update.code_submitted is not None:
+            changes["code_submitted"] = update.code_submitted
+        if update.deployment_url is not None:
+            changes["deployment_url"] = update.deployment_url
     StepProgress.objects.filter(session_id=session.pk, step_number=update.step_number).update(
         **changes
     )
     return StepWrite(
         created=False,
-        first_completion=update.completed and not before["validation_passed"],
-        attempts=(before["attempts"] or 0) + 1,
+        first_completion=first_completion,
+        attempts=(before["attempts"] or 0) + (0 if heartbeat else 1),
+        time_added=time_added,
+        heartbeat=heartbeat,
     )
 
 
@@ -197,13 +241,15 @@ def _step_events(
             data={EVENT_STEP_KEY: update.step_number, **data},
         )
 
+    if write.heartbeat:
+        return []
     events = []
     if write.created:
         events.append(event(EventType.STEP_STARTED))
     events.append(
         event(
             EventType.STEP_PROGRESS,
-            timeSpent=update.time_spent,
+            timeSpent=write.time_added,
             completed=update.completed,
             attempts=write.attempts,
         )
@@ -234,7 +280,7 @@ def record_progress(
     session, created = _open_session(
         session_token=session_token,
         email=email,
-        name=name,
+        name=usable_student_name(name),
         demo_mode=demo_mode,
     )
     events: list[NewEvent] = []
@@ -261,7 +307,7 @@ def record_progress(
                 session_completed_news(student_id=session.student_id, session_token=session.pk)
             )
     elif not created:
-        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=now)
+        WorkshopSession.objects.filter(pk=session.pk).update(**activity_changes(now))
     if events:
         record_events(events, also_notify=news)
     return selectors.session_progress(session_token=session.pk)
@@ -273,7 +319,9 @@ def start_session(
 ) -> WorkshopSession:
     """POST /api/sessions: a session with a server-made token, and its session_created event."""
     session = workshop_services.create_session(
-        student_email=student_email, student_name=student_name, demo_mode=demo_mode
+        student_email=student_email,
+        student_name=usable_student_name(student_name),
+        demo_mode=demo_mode,
     )
     record_event(
         event_type=EventType.SESSION_CREATED,
@@ -343,7 +391,7 @@ def record_deployment(
     if succeeded and not updated:
         totals.recalculate_session(session_token=session.pk, last_activity=timezone.now())
     else:
-        WorkshopSession.objects.filter(pk=session.pk).update(last_activity=timezone.now())
+        WorkshopSession.objects.filter(pk=session.pk).update(**activity_changes(timezone.now()))
     record_event(
         event_type=EventType.DEPLOYMENT_SUCCESS if succeeded else EventType.DEPLOYMENT_FAILURE,
         student_id=session.student_id,
@@ -351,3 +399,122 @@ def record_deployment(
         data=data,
     )
     return selectors.session_progress(session_token=session.pk)
+
+
+# --------------------------------------------------------------------------------------------
+# The real frontend's own calls (docs/frontend.md): the same rules, its habits
+# --------------------------------------------------------------------------------------------
+def _open_or_create_session(*, session_token: str) -> tuple[WorkshopSession, bool]:
+    """The locked session of a frontend write, inserted (for an anonymous student) when the
+    server has not seen the token: the frontend makes its own token when generate-session
+    fails. 410 when the session no longer accepts writes."""
+    session = workshop_services.find_locked_session(session_token=session_token)
+    if session is None:
+        session = workshop_services.insert_session(session_token=session_token, student=None)
+        if session is not None:
+            record_event(
+                event_type=EventType.SESSION_CREATED,
+                student_id=session.student_id,
+                session_token=session.pk,
+            )
+            return session, True
+        session = workshop_services.lock_session(session_token=session_token)
+    if not session.accepts_progress:
+        raise GoneError(SESSION_CLOSED)
+    return session, False
+
+
+@transaction.atomic
+def save_configuration(*, session_token: str, changes: Mapping[str, Any]) -> WorkshopSession:
+    """student-config-save / student-config-update: write the configuration fields given
+    (none is fine: the save still counts as activity), creating the session when new."""
+    session, _ = _open_or_create_session(session_token=session_token)
+    return workshop_services.write_configuration(session=session, changes=changes)
+
+
+@transaction.atomic
+def file_bug_report(*, session_token: str | None, report: Mapping[str, Any]) -> None:
+    """report-bug: on the session when it accepts writes (as POST .../bug-reports does);
+    otherwise (no token, an unknown token, a closed session) kept whole in a bug_reported
+    event, tied to the session when it exists, so no report is ever lost."""
+    session = None
+    if session_token:
+        session = workshop_services.find_locked_session(session_token=session_token)
+    if session is not None and session.accepts_progress:
+        report_bug(session_token=session.pk, report=report)
+        return
+    record_event(
+        event_type=EventType.BUG_REPORTED,
+        student_id=session.student_id if session else None,
+        session_token=session.pk if session else None,
+        data={EVENT_STEP_KEY: report.get("step"), "report": dict(report)},
+    )
+
+
+def _known_session(session_token: str | None) -> WorkshopSession | None:
+    if not session_token:
+        return None
+    return (
+        WorkshopSession.objects.only("session_token", "student_id").filter(pk=session_token).first()
+    )
+
+
+def record_feedback(
+    *, session_token: str | None, step_number: int | None, feedback: Mapping[str, Any]
+) -> None:
+    """submit-feedback: a feedback_submitted event (the rating, the message, the step), tied
+    to the session when the body names a known one (the real frontend sends none)."""
+    session = _known_session(session_token)
+    record_event(
+        event_type=EventType.FEEDBACK_SUBMITTED,
+        student_id=session.student_id if session else None,
+        session_token=session.pk if session else None,
+        data={EVENT_STEP_KEY: step_number, **feedback},
+    )
+
+
+def record_session_log(
+    *, session_token: str, log_type: str, step_number: int | None, data: Mapping[str, Any]
+) -> None:
+    """session-log: the frontend's own diagnostics as a session_log event on the session's
+    timeline. Accepted for closed sessions too (that is when diagnostics matter) and not
+    counted as activity: the session's expiry does not move. 404 for an unknown token."""
+    session = _known_session(session_token)
+    if session is None:
+        raise NotFoundError(SESSION_NOT_FOUND)
+    record_event(
+        event_type=EventType.SESSION_LOG,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data={EVENT_STEP_KEY: step_number, "logType": log_type, "data": dict(data)},
+    )
+
+
+@dataclass(frozen=True)
+class AISettings:
+    session: WorkshopSession
+    openai_api_key: str | None
+
+
+@transaction.atomic
+def read_ai_settings(*, session_token: str, reader: str) -> AISettings:
+    """get-student-ai-settings, for the shared voice runtime: the session's AI settings with
+    its decrypted OpenAI key. The only read that decrypts the key; the caller has checked the
+    reader's permission. Every read is recorded (who, whether a key was returned; never the
+    key). A key no configured encryption key opens is returned as None."""
+    session = WorkshopSession.objects.filter(pk=session_token).first()
+    if session is None:
+        raise NotFoundError(SESSION_NOT_FOUND)
+    key = None
+    if session.openai_api_key:
+        try:
+            key = decrypt_secret(session.openai_api_key)
+        except SecretDecryptionError:
+            key = None
+    record_event(
+        event_type=EventType.AI_SETTINGS_READ,
+        student_id=session.student_id,
+        session_token=session.pk,
+        data={"reader": reader, "keyReturned": key is not None},
+    )
+    return AISettings(session=session, openai_api_key=key)

@@ -7,7 +7,8 @@ current_step follow from its step rows.
     current_step     = the highest step the session has touched (0 without steps)
 
 It is the spec's `update_session_progress()` (docs/spec/schema-v2.md) but for last_activity,
-which repairs must not touch. The forms below all compute it; each is tested against the
+which repairs must not touch (writers recording activity pass it, and the expiry slides with
+it: workshop/expiry.py). The forms below all compute it; each is tested against the
 Python one on the same cases (progress/tests/test_totals.py):
 
 - totals_from_steps(): the rule in Python, for writers that build rows in memory (demo
@@ -30,6 +31,7 @@ from django.db.models.functions import Coalesce, Least
 
 from progress.models import StepProgress
 from workshop.batches import iter_pk_batches
+from workshop.expiry import activity_changes
 from workshop.models import WorkshopSession
 from workshop.steps import TOTAL_STEPS
 
@@ -98,7 +100,8 @@ def recalculate_session(
         "current_step": result.current_step,
     }
     if last_activity is not None:
-        changes["last_activity"] = last_activity
+        # An accepted write: the expiry slides with the activity (workshop.expiry).
+        changes.update(activity_changes(last_activity))
     WorkshopSession.objects.filter(session_token=session_token).update(**changes)
     return result
 
@@ -114,21 +117,28 @@ UPDATE sessions SET
                       WHERE session_token = %s AND validation_passed),
   current_step = (SELECT COALESCE(MAX(step_number), 0) FROM step_progress
                   WHERE session_token = %s),
-  last_activity = %s
+  last_activity = %s,
+  expires_at = %s
 WHERE session_token = %s
 RETURNING completion_rate
 """
 
 
 def refresh_totals(*, session_token: str, last_activity: dt.datetime) -> int:
-    """Returns the new completion_rate (RETURNING: no extra round trip), from which the
-    caller sees a session reach 100 %."""
+    """The totals, the activity and the slid expiry (workshop.expiry) in one statement.
+    Returns the new completion_rate (RETURNING: no extra round trip), from which the caller
+    sees a session reach 100 %."""
     field = WorkshopSession._meta.get_field("last_activity")
+    activity = activity_changes(last_activity)
     with connection.cursor() as cursor:
         cursor.execute(
             REFRESH_TOTALS_SQL,
             [session_token] * 3
-            + [field.get_db_prep_value(last_activity, connection), session_token],
+            + [
+                field.get_db_prep_value(activity["last_activity"], connection),
+                field.get_db_prep_value(activity["expires_at"], connection),
+                session_token,
+            ],
         )
         return cursor.fetchone()[0]
 

@@ -144,6 +144,9 @@ class WorkshopSession(models.Model):
         db_table = "sessions"
         ordering = ["-last_activity"]
         verbose_name = "workshop session"
+        # Held by the voice runtime's service account: get-student-ai-settings returns the
+        # decrypted OpenAI key to it and to nobody else (docs/frontend.md).
+        permissions = [("read_ai_settings", "Can read sessions' AI settings with the OpenAI key")]
         indexes = [
             models.Index(fields=["student"], name="idx_sessions_student_id"),
             models.Index(fields=["last_activity"], name="idx_sessions_last_activity"),

@@ -21,6 +21,7 @@ from django.utils import timezone
 from workshop.batches import iter_pk_batches
 from workshop.crypto import SecretDecryptionError, encrypt_secret, is_current, rotate_secret
 from workshop.errors import SESSION_CLOSED, SESSION_NOT_FOUND, GoneError, NotFoundError
+from workshop.expiry import activity_changes, slid_expiry
 from workshop.formatting import iso_z
 from workshop.models import (
     Student,
@@ -128,7 +129,10 @@ def insert_session(
         with transaction.atomic():
             owner = student or create_anonymous_student(name=name)
             session = WorkshopSession.objects.create(
-                session_token=session_token, student=owner, demo_mode=bool(demo_mode)
+                session_token=session_token,
+                student=owner,
+                demo_mode=bool(demo_mode),
+                expires_at=slid_expiry(timezone.now()),
             )
     except IntegrityError:
         return None
@@ -177,17 +181,23 @@ def update_configuration(*, session_token: str, changes: Mapping[str, Any]) -> W
     `openai_api_key` is encrypted before it is stored, and None clears it. Unknown field
     names are a programming error (ValueError), never silently dropped.
     """
+    session = lock_open_session(session_token=session_token)
+    return write_configuration(session=session, changes=changes)
+
+
+def write_configuration(*, session: WorkshopSession, changes: Mapping[str, Any]) -> WorkshopSession:
+    """update_configuration's write, for a caller already holding the session's lock."""
     unknown = set(changes) - CONFIGURATION_FIELDS - {SECRET_FIELD}
     if unknown:
         raise ValueError(f"not configuration fields: {sorted(unknown)}")
-    session = lock_open_session(session_token=session_token)
     values = dict(changes)
     if SECRET_FIELD in values and values[SECRET_FIELD] is not None:
         values[SECRET_FIELD] = encrypt_secret(values[SECRET_FIELD])
+    # An accepted write: the session's activity and sliding expiry move with it.
+    values.update(activity_changes(timezone.now()))
     for name, value in values.items():
         setattr(session, name, value)
-    if values:
-        session.save(update_fields=sorted(values))
+    session.save(update_fields=sorted(values))
     return session
 
 
@@ -205,7 +215,9 @@ def append_bug_report(*, session_token: str, report: Mapping[str, Any]) -> dict[
         **{key: value for key, value in report.items() if value is not None},
     }
     session.bug_reports = [*stored_json(session.bug_reports, list), entry]
-    session.save(update_fields=["bug_reports"])
+    for name, value in activity_changes(timezone.now()).items():
+        setattr(session, name, value)
+    session.save(update_fields=["bug_reports", "last_activity", "expires_at"])
     return entry
 
 

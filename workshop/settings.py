@@ -180,6 +180,18 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 
 # ------------------------------------------------------------------------------
+# Sessions and progress: sliding expiry, the server-measured time on a step, the voice
+# runtime's address (docs/frontend.md)
+# ------------------------------------------------------------------------------
+# Every accepted write moves a session's expires_at to now + this many hours.
+SESSION_LIFETIME_HOURS = env.int("SESSION_LIFETIME_HOURS", default=24)
+# A progress POST without time adds the gap since the previous request on the same step,
+# unless the gap is this long or longer (the student was away).
+PROGRESS_IDLE_LIMIT_SECONDS = env.int("PROGRESS_IDLE_LIMIT_SECONDS", default=600)
+# Host of the shared voice runtime: configuration saves answer wss://<host>/ws/<token>.
+VOICE_RUNTIME_DOMAIN = env.str("VOICE_RUNTIME_DOMAIN", default="")
+
+# ------------------------------------------------------------------------------
 # Django REST framework and the OpenAPI schema
 # ------------------------------------------------------------------------------
 # Behind a proxy, how many X-Forwarded-For hops to trust for the client address.
@@ -195,9 +207,17 @@ REST_FRAMEWORK = {
     # Enforces the 1 MB body limit and answers 400 to every malformed body.
     "DEFAULT_PARSER_CLASSES": ["progress.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["progress.api.throttling.AnonymousClientThrottle"],
+    # Anonymous calls per session token when they carry one, else per address (and a high
+    # per-address ceiling for all of them); non-staff logins per user (docs/api.md).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "progress.api.throttling.AnonymousClientThrottle",
+        "progress.api.throttling.ClientAddressThrottle",
+        "progress.api.throttling.NonStaffUserThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="600/minute"),
+        "address": env.str("API_ADDRESS_THROTTLE_RATE", default="12000/minute"),
+        "user": env.str("API_USER_THROTTLE_RATE", default="1200/minute"),
     },
     "EXCEPTION_HANDLER": "progress.api.exceptions.api_exception_handler",
     "NUM_PROXIES": NUM_PROXIES,

@@ -77,3 +77,58 @@ def step_for_legacy_key(key: str) -> Step | None:
     if match is None:
         return None
     return _BY_NUMBER.get(int(match.group(1)))
+
+
+# The real frontend's own titles for its 0-based steps (what it sends as `stepName` with
+# `stepNumber` 0 to 8): mostly the catalogue's long names, plus its own name for step 9.
+CLIENT_TITLES: tuple[str, ...] = (
+    "Connect Accounts",
+    "Choose Use Case",
+    "Provision Services",
+    "Basic TwiML",
+    "WebSocket Handler",
+    "ConversationRelay",
+    "Custom AI Prompt",
+    "Tools & Functions",
+    "Final Deployment",
+)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+# Every name a client may send for a step: the catalogue's titles and long names, the real
+# frontend's titles and the legacy slugs. None of them names two steps (a test checks it).
+_BY_NAME: dict[str, Step] = {
+    _name_key(name): step
+    for step, client_title in zip(STEPS, CLIENT_TITLES, strict=True)
+    for name in (step.title, step.long_name, client_title, *step.legacy_keys)
+}
+
+
+class StepMismatch(ValueError):
+    """A known step name and a step number that fits it in neither numbering."""
+
+
+def step_for_name(name: str | None) -> Step | None:
+    """The step a known name stands for (trimmed, case-insensitive), or None."""
+    if not name:
+        return None
+    return _BY_NAME.get(_name_key(name))
+
+
+def resolve_step(*, number: int, name: str | None) -> Step:
+    """THE rule deciding which step an update is about.
+
+    A known name decides: the catalogue's names, the real frontend's titles and the legacy
+    slugs. The number must then fit it as the spec's 1-based number or as the frontend's
+    0-based index (StepMismatch otherwise). With no known name, the number is the spec's
+    1-based number (KeyError when there is no such step).
+    """
+    step = step_for_name(name)
+    if step is None:
+        return get_step(number)
+    if number not in (step.number, step.number - 1):
+        raise StepMismatch(f"stepNumber {number} does not match step {step.number}, {name!r}.")
+    return step

@@ -25,7 +25,8 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from analytics.models import Event, EventType
@@ -449,3 +450,83 @@ def student_timeline(student: Student, filters: DashboardFilters) -> StudentTime
         .order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
     )
     return StudentTimeline(student=student, sessions=rows, bug_reports=bug_reports, events=events)
+
+
+# ---------------------------------------------------------------------------------------
+# Feedback and reports without a session (the real frontend's submit-feedback and
+# report-bug: docs/frontend.md)
+# ---------------------------------------------------------------------------------------
+LATEST_FEEDBACK_LIMIT = 8
+STUDENT_FEEDBACK_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    ratings: int  # feedback with a rating (1 to 5)
+    average: float | None
+
+
+def _feedback_events(filters: DashboardFilters) -> QuerySet[Event]:
+    """Feedback events within the filters' dates. The frontend sends feedback without a
+    session, so the dates apply to when it was given and the demo filter does not apply."""
+    events = Event.objects.filter(event_type=EventType.FEEDBACK_SUBMITTED)
+    if filters.started_from is not None:
+        events = events.filter(created_at__gte=_start_of_day(filters.started_from))
+    if filters.started_to is not None:
+        next_day = filters.started_to + dt.timedelta(days=1)
+        events = events.filter(created_at__lt=_start_of_day(next_day))
+    return events
+
+
+def ratings_per_step(filters: DashboardFilters) -> dict[int | None, RatingSummary]:
+    """{step (None: unknown): ratings and their average}, in one grouped query."""
+    rows = (
+        _feedback_events(filters)
+        # Feedback without a rating stores null: SQLite would cast it to 0.
+        .filter(event_data__has_key="rating")
+        .exclude(event_data__rating=None)
+        .annotate(
+            step=Cast(KT("event_data__stepNumber"), IntegerField()),
+            rating=Cast(KT("event_data__rating"), IntegerField()),
+        )
+        .values("step")
+        .annotate(ratings=Count("rating"), average=Avg("rating"))
+        .order_by()
+    )
+    return {
+        row["step"]: RatingSummary(
+            ratings=row["ratings"],
+            average=None if row["average"] is None else round(float(row["average"]), 1),
+        )
+        for row in rows
+        if row["ratings"]
+    }
+
+
+def overall_rating(per_step: dict[int | None, RatingSummary]) -> RatingSummary:
+    ratings = sum(summary.ratings for summary in per_step.values())
+    if not ratings:
+        return RatingSummary(ratings=0, average=None)
+    total = sum(summary.average * summary.ratings for summary in per_step.values())
+    return RatingSummary(ratings=ratings, average=round(total / ratings, 1))
+
+
+def latest_feedback_and_unattached_reports(
+    filters: DashboardFilters, limit: int = LATEST_FEEDBACK_LIMIT
+) -> list[Event]:
+    """The newest feedback and the newest bug reports kept without a session (no token, an
+    unknown one, a closed session), newest first, in one query."""
+    feedback = _feedback_events(filters).values("id")
+    unattached = Q(event_type=EventType.BUG_REPORTED, student__isnull=True)
+    return list(
+        Event.objects.filter(Q(id__in=feedback) | unattached).order_by("-created_at", "-id")[:limit]
+    )
+
+
+def student_feedback(student: Student) -> list[Event]:
+    """The feedback a student gave from one of their sessions, newest first."""
+    return list(
+        Event.objects.filter(student=student, event_type=EventType.FEEDBACK_SUBMITTED).order_by(
+            "-created_at", "-id"
+        )[:STUDENT_FEEDBACK_LIMIT]
+    )

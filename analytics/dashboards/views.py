@@ -123,6 +123,10 @@ def overview(request: HttpRequest) -> HttpResponse:
     """The live workshop view: totals, sessions per step, stuck list, latest events."""
     context = _overview_context(request)
     context["refresh_seconds"] = _refresh_seconds(request)
+    # Feedback changes slowly: on the page, not in the fragment refreshed every few seconds.
+    filters = context["filter_form"].filters()
+    context["rating"] = selectors.overall_rating(selectors.ratings_per_step(filters))
+    context["feedback"] = selectors.latest_feedback_and_unattached_reports(filters)
     # The fragment is fetched with the page's filters, without the refresh interval.
     query = request.GET.copy()
     query.pop("refresh", None)
@@ -186,10 +190,17 @@ def funnel(request: HttpRequest) -> HttpResponse:
     """Steps 1 to 9 as a chart and a table; every count links to its sessions."""
     (filter_form,) = _bind(request)
     steps = selectors.funnel(filter_form.filters())
+    ratings = selectors.ratings_per_step(filter_form.filters())
     return render(
         request,
         "analytics/funnel.html",
-        {"filter_form": filter_form, "steps": steps, "chart": _funnel_chart(steps)},
+        {
+            "filter_form": filter_form,
+            "steps": steps,
+            "chart": _funnel_chart(steps),
+            "rows": [(step, ratings.get(step.step_number)) for step in steps],
+            "rating": selectors.overall_rating(ratings),
+        },
     )
 
 
@@ -415,6 +426,7 @@ def student(request: HttpRequest, student_id) -> HttpResponse:
         {
             "filter_form": filter_form,
             "timeline": selectors.student_timeline(record, filter_form.filters()),
+            "feedback": selectors.student_feedback(record),
             "timeline_limit": selectors.TIMELINE_EVENTS_LIMIT,
             "steps": STEPS,
         },

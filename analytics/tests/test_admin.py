@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -132,7 +133,7 @@ def test_change_pages_query_counts_are_bounded(staff_client, django_assert_max_n
     step = session.steps.first()
     pages = [
         reverse("admin:workshop_student_change", args=[session.student_id]),
-        reverse("admin:workshop_workshopsession_change", args=[session.pk]),
+        reverse("admin:workshop_workshopsession_change", args=[quote(session.pk)]),
         reverse("admin:progress_stepprogress_change", args=[step.pk]),
         reverse("admin:analytics_event_change", args=[event.pk]),
     ]
@@ -170,7 +171,9 @@ def test_session_pages_never_show_the_openai_key(staff_client):
     session = WorkshopSessionFactory(openai_api_key=encrypt_secret(SECRET))
     ciphertext = session.openai_api_key
 
-    change = staff_client.get(reverse("admin:workshop_workshopsession_change", args=[session.pk]))
+    change = staff_client.get(
+        reverse("admin:workshop_workshopsession_change", args=[quote(session.pk)])
+    )
     listing = staff_client.get(reverse("admin:workshop_workshopsession_changelist"))
 
     for response in (change, listing):

@@ -12,11 +12,16 @@ from workshop.errors import (
 )
 
 __all__ = [
+    "AI_SETTINGS_FORBIDDEN",
     "AUTHENTICATION_REQUIRED",
     "BODY_NOT_JSON",
     "BODY_NOT_UTF8",
     "BODY_TOO_LARGE",
+    "BUG_REPORT_RECEIVED",
+    "CONFIGURATION_SAVED",
     "DATABASE_UNAVAILABLE",
+    "EVENT_LOGGED",
+    "FEEDBACK_RECEIVED",
     "INSTRUCTORS_ONLY",
     "INTERNAL_ERROR",
     "INVALID_FIELDS",
@@ -26,6 +31,7 @@ __all__ = [
     "ONE_LOOKUP_PARAMETER",
     "PROGRESS_UPDATED",
     "ROUTE_NOT_FOUND",
+    "SERVICE_TOKEN_REQUIRED",
     "SESSION_BELONGS_TO_ANOTHER_STUDENT",
     "SESSION_CLOSED",
     "SESSION_NOT_FOUND",
@@ -36,6 +42,11 @@ __all__ = [
 ]
 
 PROGRESS_UPDATED = "Progress updated successfully"
+# The real frontend's calls: the old handlers' sentences, which it shows to students.
+CONFIGURATION_SAVED = "Configuration saved"
+BUG_REPORT_RECEIVED = "Thank you for reporting this issue! We'll look into it."
+FEEDBACK_RECEIVED = "Thank you for your feedback! We really appreciate it."
+EVENT_LOGGED = "Event logged successfully"
 
 # 400
 INVALID_FIELDS = "Invalid {fields}: {detail}"
@@ -49,6 +60,8 @@ NO_CONFIGURATION_FIELDS = "Send at least one configuration field."
 # 401 / 403
 AUTHENTICATION_REQUIRED = "Authentication is required: log in as an instructor."
 INSTRUCTORS_ONLY = "Only instructors may look up students by email."
+SERVICE_TOKEN_REQUIRED = "Authentication is required: send the voice runtime's service token."
+AI_SETTINGS_FORBIDDEN = "This account may not read AI settings."
 # 404 / 405 / 415 / 429
 ROUTE_NOT_FOUND = "No API endpoint at this address."
 METHOD_NOT_ALLOWED = "Method {method} is not allowed here."

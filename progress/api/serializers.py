@@ -9,13 +9,13 @@ exist so the OpenAPI schema describes those shapes, and delegate to the same fun
 """
 
 import math
-import re
 from typing import Any
 
 from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
 from progress.api import messages
+from progress.api.tokens import TOKEN_PATTERN
 from progress.models import StepProgress
 from workshop.formatting import iso_z
 from workshop.models import (
@@ -25,9 +25,8 @@ from workshop.models import (
     stored_json,
 )
 from workshop.session_config import SESSION_CONFIG, ConfigField, Kind
-from workshop.steps import FIRST_STEP, LAST_STEP
+from workshop.steps import FIRST_STEP, LAST_STEP, StepMismatch, resolve_step, step_for_name
 
-TOKEN_PATTERN = r"^[A-Za-z0-9_-]{8,128}$"
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 MAX_CODE_BYTES = 100 * 1024
 MAX_TIME_SPENT = 86_400
@@ -36,8 +35,6 @@ MAX_TEXT = 5_000
 MAX_SHORT_TEXT = 200
 MAX_URL = 2_048
 MAX_JSON_DEPTH = 10
-
-_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,6 +89,18 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class TruthyBooleanField(serializers.BooleanField):
+    """true/false, or a string as the real frontend sends one (JavaScript's truthiness: a
+    non-empty string is true). Numbers, lists and objects are refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str):
+            return data != ""
+        self.fail("invalid")
+
+
 class WebURLField(StrictCharField):
     """An absolute http(s) URL (or ws(s) where asked for), at most 2,048 characters."""
 
@@ -141,10 +150,6 @@ def _token_field(**kwargs: Any) -> StrictCharField:
     )
 
 
-def is_session_token(value: str) -> bool:
-    return bool(_TOKEN.match(value))
-
-
 def _blank_to_none(data: dict, *names: str) -> dict:
     for name in names:
         if name in data and data[name] in ("", None):
@@ -180,12 +185,22 @@ class ProgressUpdateSerializer(serializers.Serializer):
     )
     demoMode = StrictBooleanField(required=False, allow_null=True)
     stepNumber = StrictIntegerField(
-        required=False, allow_null=True, min_value=FIRST_STEP, max_value=LAST_STEP
+        required=False,
+        allow_null=True,
+        min_value=FIRST_STEP - 1,
+        max_value=LAST_STEP,
+        help_text=(
+            "1 to 9; with a known stepName (the catalogue's names, the real frontend's "
+            "titles, the legacy slugs) the name decides the step and the number may also be "
+            "its 0-based index."
+        ),
     )
     stepName = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=MAX_SHORT_TEXT
     )
-    completed = StrictBooleanField(required=False, allow_null=True)
+    completed = TruthyBooleanField(
+        required=False, allow_null=True, help_text="A non-empty string counts as true."
+    )
     timeSpent = StrictIntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_TIME_SPENT
     )
@@ -209,7 +224,25 @@ class ProgressUpdateSerializer(serializers.Serializer):
         given = [name for name in STEP_UPDATE_FIELDS if attrs.get(name) is not None]
         if given and attrs.get("stepNumber") is None:
             raise serializers.ValidationError({"stepNumber": [messages.STEP_FIELDS_WITHOUT_STEP]})
+        if attrs.get("stepNumber") is not None:
+            attrs["stepNumber"], attrs["stepName"] = _resolved_step(
+                attrs["stepNumber"], attrs.get("stepName")
+            )
         return attrs
+
+
+def _resolved_step(number: int, name: str | None) -> tuple[int, str | None]:
+    """The step's 1-based number and the name to store (workshop.steps.resolve_step): the
+    catalogue's title for a known name, the client's own name otherwise."""
+    try:
+        step = resolve_step(number=number, name=name)
+    except StepMismatch as error:
+        raise serializers.ValidationError({"stepNumber": [str(error)]}) from None
+    except KeyError:
+        raise serializers.ValidationError(
+            {"stepNumber": [f"Ensure this value is greater than or equal to {FIRST_STEP}."]}
+        ) from None
+    return step.number, (step.title if step_for_name(name) else name)
 
 
 class SessionCreateSerializer(serializers.Serializer):

@@ -17,7 +17,6 @@ from progress import selectors, services
 from progress.api import messages
 from progress.api.exceptions import error_body
 from progress.api.serializers import (
-    TOKEN_PATTERN,
     BugReportSerializer,
     DeploymentSerializer,
     ProgressLookupSerializer,
@@ -26,9 +25,9 @@ from progress.api.serializers import (
     SessionCreateSerializer,
     SessionSerializer,
     SharedSessionSerializer,
-    is_session_token,
     session_body,
 )
+from progress.api.tokens import TOKEN_PATTERN, is_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
 
 # --------------------------------------------------------------------------------------------

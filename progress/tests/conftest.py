@@ -4,6 +4,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from progress.tests.clock import database_clock  # noqa: F401 (a fixture, shared)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_state():

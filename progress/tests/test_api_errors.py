@@ -253,6 +253,14 @@ def test_schema_describes_every_endpoint(api):
         "/api/sessions/{token}/bug-reports",
         "/api/sessions/{token}/deployments",
         "/api/health",
+        "/api/generate-session",
+        "/api/student-config-get",
+        "/api/student-config-save",
+        "/api/student-config-update",
+        "/api/report-bug",
+        "/api/submit-feedback",
+        "/api/session-log",
+        "/api/get-student-ai-settings",
     }
     post = paths["/api/student-progress"]["post"]["responses"]
     assert {"200", "400", "409", "410", "415", "429"} <= set(post)

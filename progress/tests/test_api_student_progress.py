@@ -288,7 +288,7 @@ def test_post_to_expired_session_is_410(post_progress):
         ({"stepNumber": True}, "stepNumber"),
         ({"stepNumber": 1, "timeSpent": -1}, "timeSpent"),
         ({"stepNumber": 1, "timeSpent": 86_401}, "timeSpent"),
-        ({"stepNumber": 1, "completed": "yes"}, "completed"),
+        ({"stepNumber": 1, "completed": 1}, "completed"),
         ({"stepNumber": 1, "codeSubmitted": "x" * (100 * 1024 + 1)}, "codeSubmitted"),
         ({"stepNumber": 1, "codeSubmitted": "é" * 60_000}, "codeSubmitted"),
         ({"stepNumber": 1, "codeSubmitted": 42}, "codeSubmitted"),

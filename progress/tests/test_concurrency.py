@@ -84,7 +84,9 @@ def test_parallel_first_posts_create_one_student_one_session_one_step():
 
 def test_parallel_first_posts_without_email_leave_no_orphan_anonymous_student():
     errors = run_in_parallel(
-        lambda i: record_progress(session_token="ws_parallel_anon", step=StepUpdate(step_number=2))
+        lambda i: record_progress(
+            session_token="ws_parallel_anon", step=StepUpdate(step_number=2, time_spent=1)
+        )
     )
 
     assert errors == []

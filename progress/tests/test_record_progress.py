@@ -68,11 +68,11 @@ def test_updates_add_time_count_attempts_and_keep_completion_sticky():
         session_token=TOKEN, step=StepUpdate(step_number=2, time_spent=25, completed=False)
     )
     record_progress(
-        session_token=TOKEN, step=StepUpdate(step_number=2, time_spent=0, completed=True)
+        session_token=TOKEN, step=StepUpdate(step_number=2, time_spent=5, completed=True)
     )
 
     row = step_row(TOKEN, 2)
-    assert (row.attempts, row.time_spent, row.validation_passed) == (4, 175, True)
+    assert (row.attempts, row.time_spent, row.validation_passed) == (4, 180, True)
     assert row.completed_at == first_completed_at
     assert event_types(TOKEN).count("step_completed") == 1
     assert event_types(TOKEN).count("step_progress") == 4
