@@ -95,94 +95,6 @@ class StudentOrTokenSearchMixin:
         return queryset, False
 
 
-# ---------------------------------------------------------------------------------------
-# Workshop runs
-# ---------------------------------------------------------------------------------------
-class RunRosterEntryInline(admin.TabularInline):
-    model = RunRosterEntry
-    fields = ["email", "name"]
-    extra = 0
-
-
-class WorkshopRunForm(forms.ModelForm):
-    roster_csv = forms.FileField(
-        required=False,
-        label="Import roster (CSV)",
-        help_text=(
-            "A CSV with an email column (and optionally a name column), or one email per "
-            "line. Added to the roster below; existing entries are kept."
-        ),
-    )
-
-    class Meta:
-        model = WorkshopRun
-        fields = ["name", "starts_at", "ends_at", "location", "instructors"]
-
-    def clean_roster_csv(self):
-        upload = self.cleaned_data.get("roster_csv")
-        if upload is None:
-            return None
-        if upload.size > ROSTER_MAX_BYTES:
-            raise forms.ValidationError("The roster file is larger than 2 MB.")
-        return upload.read()
-
-    def clean(self):
-        cleaned = super().clean()
-        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
-        if starts_at and ends_at and ends_at <= starts_at:
-            self.add_error("ends_at", "The run must end after it starts.")
-        return cleaned
-
-
-@admin.register(WorkshopRun)
-class WorkshopRunAdmin(admin.ModelAdmin):
-    form = WorkshopRunForm
-    list_display = ["name", "starts_at", "ends_at", "location", "instructor_names", "roster_size"]
-    list_filter = ["starts_at"]
-    search_fields = ["name", "location", "instructors__username"]
-    ordering = ["-starts_at"]
-    filter_horizontal = ["instructors"]
-    inlines = [RunRosterEntryInline]
-    fieldsets = [
-        (None, {"fields": ["name", ("starts_at", "ends_at"), "location", "instructors"]}),
-        ("Roster", {"fields": ["roster_csv"]}),
-    ]
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(roster_size=Count("roster", distinct=True))
-            .prefetch_related("instructors")
-        )
-
-    @admin.display(description="Instructors")
-    def instructor_names(self, run: WorkshopRun) -> str:
-        return ", ".join(user.get_username() for user in run.instructors.all()) or "-"
-
-    @admin.display(description="Roster", ordering="roster_size")
-    def roster_size(self, run: WorkshopRun) -> int:
-        return run.roster_size
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        data = form.cleaned_data.get("roster_csv")
-        if not data:
-            return
-        try:
-            result = import_roster_csv(run=form.instance, data=data)
-        except ValidationError as error:
-            self.message_user(request, "; ".join(error.messages), messages.ERROR)
-            return
-        self.message_user(
-            request,
-            f"Roster: {result.added} added, {result.already_there} already there.",
-            messages.SUCCESS,
-        )
-        for line, reason in result.rejected[:20]:
-            self.message_user(request, f"Roster line {line}: {reason}", messages.WARNING)
-
-
 TOKEN_DISPLAY_LENGTH = 14
 
 
@@ -398,7 +310,7 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
 @admin.register(Student)
 class StudentAdmin(admin.ModelAdmin):
     list_display = [
-        "student_email",
+        "email",
         "student_name",
         "github_username",
         "session_count",
@@ -435,6 +347,11 @@ class StudentAdmin(admin.ModelAdmin):
             )
         )
 
+    @admin.display(description="Email", ordering="student_email")
+    def email(self, obj: Student) -> str:
+        # Anonymous students read the same as on the dashboards.
+        return "anonymous" if obj.is_anonymous else obj.student_email
+
     @admin.display(description="sessions", ordering="session_count")
     def session_count(self, obj: Student) -> int:
         return obj.session_count
@@ -447,3 +364,91 @@ class StudentAdmin(admin.ModelAdmin):
     @admin.display(description="last active", ordering="last_active_at")
     def last_active(self, obj: Student):
         return obj.last_active_at
+
+
+# ---------------------------------------------------------------------------------------
+# Workshop runs
+# ---------------------------------------------------------------------------------------
+class RunRosterEntryInline(admin.TabularInline):
+    model = RunRosterEntry
+    fields = ["email", "name"]
+    extra = 0
+
+
+class WorkshopRunForm(forms.ModelForm):
+    roster_csv = forms.FileField(
+        required=False,
+        label="Import roster (CSV)",
+        help_text=(
+            "A CSV with an email column (and optionally a name column), or one email per "
+            "line. Added to the roster below; existing entries are kept."
+        ),
+    )
+
+    class Meta:
+        model = WorkshopRun
+        fields = ["name", "starts_at", "ends_at", "location", "instructors"]
+
+    def clean_roster_csv(self):
+        upload = self.cleaned_data.get("roster_csv")
+        if upload is None:
+            return None
+        if upload.size > ROSTER_MAX_BYTES:
+            raise forms.ValidationError("The roster file is larger than 2 MB.")
+        return upload.read()
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The run must end after it starts.")
+        return cleaned
+
+
+@admin.register(WorkshopRun)
+class WorkshopRunAdmin(admin.ModelAdmin):
+    form = WorkshopRunForm
+    list_display = ["name", "starts_at", "ends_at", "location", "instructor_names", "roster_size"]
+    list_filter = ["starts_at"]
+    search_fields = ["name", "location", "instructors__username"]
+    ordering = ["-starts_at"]
+    filter_horizontal = ["instructors"]
+    inlines = [RunRosterEntryInline]
+    fieldsets = [
+        (None, {"fields": ["name", ("starts_at", "ends_at"), "location", "instructors"]}),
+        ("Roster", {"fields": ["roster_csv"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(roster_size=Count("roster", distinct=True))
+            .prefetch_related("instructors")
+        )
+
+    @admin.display(description="Instructors")
+    def instructor_names(self, run: WorkshopRun) -> str:
+        return ", ".join(user.get_username() for user in run.instructors.all()) or "-"
+
+    @admin.display(description="Roster", ordering="roster_size")
+    def roster_size(self, run: WorkshopRun) -> int:
+        return run.roster_size
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        data = form.cleaned_data.get("roster_csv")
+        if not data:
+            return
+        try:
+            result = import_roster_csv(run=form.instance, data=data)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Roster: {result.added} added, {result.already_there} already there.",
+            messages.SUCCESS,
+        )
+        for line, reason in result.rejected[:20]:
+            self.message_user(request, f"Roster line {line}: {reason}", messages.WARNING)

@@ -151,6 +151,9 @@ class WorkshopSession(models.Model):
             models.Index(fields=["student"], name="idx_sessions_student_id"),
             models.Index(fields=["last_activity"], name="idx_sessions_last_activity"),
             models.Index(fields=["is_active", "expires_at"], name="idx_sessions_active"),
+            # Beyond the spec: a workshop run's sessions are those started in its window
+            # (workshop/runs.py), read as a range of this index.
+            models.Index(fields=["started_at"], name="idx_sessions_started_at"),
         ]
         constraints = [
             models.CheckConstraint(

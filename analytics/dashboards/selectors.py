@@ -29,9 +29,10 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from analytics.models import Event, EventType
+from analytics.models import EVENT_STEP_KEY, Event, EventType
 from progress.models import StepProgress
-from workshop.models import Student, WorkshopSession
+from workshop.models import Student, WorkshopRun, WorkshopSession
+from workshop.runs import run_session_q
 from workshop.steps import STEPS
 
 # The thresholds an instructor can pick on the stuck page; 24 h is the spec's query.
@@ -55,10 +56,24 @@ class DashboardFilters:
     started_from: dt.date | None = None
     started_to: dt.date | None = None
     include_demo: bool = True
+    # The workshop run the page is about (workshop/runs.py decides membership); None with
+    # `no_runs` False means every session (superusers' "all runs").
+    run: WorkshopRun | None = None
+    # An instructor assigned to no run sees nothing.
+    no_runs: bool = False
+    # A preset period ("last hour"): sessions started at or after this instant.
+    started_after: dt.datetime | None = None
 
     @property
     def is_default(self) -> bool:
-        return self.started_from is None and self.started_to is None and self.include_demo
+        return (
+            self.started_from is None
+            and self.started_to is None
+            and self.include_demo
+            and self.run is None
+            and not self.no_runs
+            and self.started_after is None
+        )
 
     def session_q(self, prefix: str = "") -> Q:
         """The filters as a Q on sessions, reached from another model through `prefix`
@@ -69,9 +84,17 @@ class DashboardFilters:
         if self.started_to is not None:
             next_day = self.started_to + dt.timedelta(days=1)
             q &= Q(**{f"{prefix}started_at__lt": _start_of_day(next_day)})
+        if self.started_after is not None:
+            q &= Q(**{f"{prefix}started_at__gte": self.started_after})
         if not self.include_demo:
             # demo_mode is nullable (spec DDL): NULL counts as not demo.
             q &= ~Q(**{f"{prefix}demo_mode": True})
+        if self.no_runs:
+            # Matches no session (the table's CHECK keeps completion_rate >= 0), yet stays a
+            # plain condition that aggregates' FILTER clauses accept, unlike an empty IN.
+            q &= Q(**{f"{prefix}completion_rate__lt": 0})
+        elif self.run is not None:
+            q &= run_session_q(self.run, prefix)
         return q
 
 
@@ -337,6 +360,14 @@ def stuck_sessions(
             step_attempts=Coalesce(Subquery(current_step_row.values("attempts")[:1]), 0),
             step_time_spent=Coalesce(Subquery(current_step_row.values("time_spent")[:1]), 0),
             failed_deployments=Coalesce(Subquery(failures), 0),
+            # The step of the latest failure, so the reason says where it failed.
+            last_failure_step=Subquery(
+                Event.objects.filter(
+                    session=OuterRef("pk"), event_type=EventType.DEPLOYMENT_FAILURE
+                )
+                .order_by("-created_at", "-id")
+                .values(f"event_data__{EVENT_STEP_KEY}")[:1]
+            ),
             open_bug_reports=JsonArrayLength("bug_reports"),
         )
         .order_by("last_activity", "session_token")
@@ -368,7 +399,13 @@ def students_summary(
     """
     session_filter = filters.session_q("sessions__")
     aggregate_filter = None if filters.is_default else session_filter
-    students = Student.objects.annotate(
+    students = Student.objects.all()
+    if not filters.is_default:
+        # Only students with a matching session, found first (a semi-join), so a run of 100
+        # groups 100 students rather than every student of the table.
+        matching = filtered_sessions(filters).filter(student=OuterRef("pk"))
+        students = students.filter(Exists(matching))
+    students = students.annotate(
         total_sessions=Count("sessions", filter=aggregate_filter),
         avg_completion=Avg("sessions__completion_rate", filter=aggregate_filter),
         last_active=Max("sessions__last_activity", filter=aggregate_filter),
@@ -444,10 +481,11 @@ def student_timeline(student: Student, filters: DashboardFilters) -> StudentTime
         )
         reports = session.bug_reports if isinstance(session.bug_reports, list) else []
         bug_reports += [{"session": session.session_token, "report": r} for r in reports]
+    events = Event.objects.filter(student=student)
+    if not filters.is_default:
+        events = events.filter(filters.session_q("session__"))
     events = list(
-        Event.objects.filter(student=student)
-        .select_related("session")
-        .order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
+        events.select_related("session").order_by("-created_at", "-id")[:TIMELINE_EVENTS_LIMIT]
     )
     return StudentTimeline(student=student, sessions=rows, bug_reports=bug_reports, events=events)
 

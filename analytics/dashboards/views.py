@@ -36,7 +36,8 @@ class _BadQuery(Exception):
 def _bind(request: HttpRequest, *form_classes):
     """The filter form plus the page's own forms, bound to the query string; raises
     _BadQuery when any of them is invalid."""
-    forms = [cls(request.GET) for cls in (DashboardFilterForm, *form_classes)]
+    forms = [DashboardFilterForm(request.GET, user=request.user)]
+    forms += [cls(request.GET) for cls in form_classes]
     if not all(form.is_valid() for form in forms):
         raise _BadQuery(forms)
     return forms
@@ -49,7 +50,9 @@ def _bad_request(request: HttpRequest, error: _BadQuery) -> HttpResponse:
         for name, messages in form.errors.items()
         for message in messages
     ]
-    return render(request, "analytics/bad_request.html", {"errors": errors}, status=400)
+    # The filter form comes back as typed, so the page says what is wrong next to it.
+    context = {"errors": errors, "filter_form": error.forms[0]}
+    return render(request, "analytics/bad_request.html", context, status=400)
 
 
 def dashboard_view(view):
@@ -163,6 +166,9 @@ def _funnel_chart(steps: list[selectors.FunnelStep]) -> dict:
             {
                 "step": step,
                 "label_x": round(index * slot + slot / 2, 1),
+                # Widths of the phone layout's horizontal bars, in percent.
+                "started_pct": round(100 * step.started / tallest),
+                "completed_pct": round(100 * step.completed / tallest),
                 "started": {
                     "x": round(x, 1),
                     "y": round(CHART_TOP + plot_height - started_h, 1),
@@ -420,12 +426,18 @@ def student(request: HttpRequest, student_id) -> HttpResponse:
     """One student: sessions, nine steps each, bug reports and the event timeline."""
     (filter_form,) = _bind(request)
     record = get_object_or_404(Student, student_id=student_id)
+    filters = filter_form.filters()
+    timeline = selectors.student_timeline(record, filters)
+    if not timeline.sessions and not request.user.is_superuser:
+        # Instructors see students of their runs only.
+        raise Http404("no such student in your runs")
     return render(
         request,
         "analytics/student.html",
         {
             "filter_form": filter_form,
-            "timeline": selectors.student_timeline(record, filter_form.filters()),
+            "timeline": timeline,
+            "runs": filter_form.runs,
             "feedback": selectors.student_feedback(record),
             "timeline_limit": selectors.TIMELINE_EVENTS_LIMIT,
             "steps": STEPS,

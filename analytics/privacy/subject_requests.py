@@ -11,9 +11,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
 from analytics.integrations.services import forget_student
 from analytics.models import Event
@@ -151,16 +153,65 @@ def _for_each(modeladmin, request, queryset, service, done: str) -> None:
     modeladmin.message_user(request, done.format(count=count), messages.SUCCESS)
 
 
-@admin.action(description="Erase selected students and all their data", permissions=["delete"])
-def erase_student_data(modeladmin, request, queryset) -> None:
-    _for_each(
-        modeladmin, request, queryset, erase_student, "Erased {count} students and all their data."
+CONFIRM_FIELD = "confirm"
+
+
+def _confirmation(modeladmin, request, queryset, *, action: str, title: str, consequence: str):
+    """A page of its own asking to confirm, as the admin's "Delete selected" does; its form
+    posts the same action again with `confirm` set."""
+    return TemplateResponse(
+        request,
+        "admin/student_data_confirm.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "consequence": consequence,
+            "students": list(queryset[:200]),
+            "count": queryset.count(),
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
     )
 
 
+@admin.action(description="Erase selected students and all their data", permissions=["delete"])
+def erase_student_data(modeladmin, request, queryset):
+    if request.POST.get(CONFIRM_FIELD) != "yes":
+        return _confirmation(
+            modeladmin,
+            request,
+            queryset,
+            action="erase_student_data",
+            title="Erase these students and all their data?",
+            consequence=(
+                "Their sessions, step progress and events are deleted for good. "
+                "This cannot be undone."
+            ),
+        )
+    _for_each(
+        modeladmin, request, queryset, erase_student, "Erased {count} students and all their data."
+    )
+    return None
+
+
 @admin.action(description="Anonymize selected students (keep the numbers)", permissions=["change"])
-def anonymize_student_data(modeladmin, request, queryset) -> None:
+def anonymize_student_data(modeladmin, request, queryset):
+    if request.POST.get(CONFIRM_FIELD) != "yes":
+        return _confirmation(
+            modeladmin,
+            request,
+            queryset,
+            action="anonymize_student_data",
+            title="Anonymize these students?",
+            consequence=(
+                "Names, emails, GitHub users, configurations and free text are removed; the "
+                "numbers (steps, times, attempts) stay. This cannot be undone."
+            ),
+        )
     _for_each(modeladmin, request, queryset, anonymize_student, "Anonymized {count} students.")
+    return None
 
 
 STUDENT_DATA_ACTIONS = [export_student_data, erase_student_data, anonymize_student_data]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from analytics.events import record_event
@@ -24,7 +24,7 @@ from analytics.models import Event, EventType
 from progress.models import StepProgress
 from progress.tests.factories import StepProgressFactory
 from progress.totals import recalculate_session
-from workshop.models import Student, WorkshopSession
+from workshop.models import Student, WorkshopRun, WorkshopSession
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 
 CHROMIUM = "/usr/bin/chromium"
@@ -113,8 +113,15 @@ def log_in(page, live_server, next_path: str = "/dashboard/") -> None:
 
 
 def seed_workshop() -> None:
-    """A small live workshop: students spread over the steps, a few idle, one demo."""
+    """A small live workshop: students spread over the steps, a few idle, one demo; all in
+    one run in progress, which the `instructor` user is assigned to."""
     now = timezone.now()
+    run = WorkshopRun.objects.create(
+        name="Browser run",
+        starts_at=now - dt.timedelta(hours=4),
+        ends_at=now + dt.timedelta(hours=1),
+    )
+    run.instructors.add(*User.objects.filter(username="instructor"))
     people = [
         ("ada@example.com", "Ada Lovelace", 9, 5),
         ("grace@example.com", "Grace Hopper", 6, 10),

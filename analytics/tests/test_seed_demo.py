@@ -79,3 +79,44 @@ def test_if_empty_leaves_a_populated_database_alone():
 def test_rejects_a_non_positive_count():
     with pytest.raises(CommandError, match="--students must be at least 1"):
         seed(0)
+
+
+def test_demo_data_tells_one_consistent_story():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from analytics.dashboards.help_queue import help_queue
+    from analytics.dashboards.selectors import DashboardFilters
+    from workshop.models import WorkshopRun
+    from workshop.runs import current_run, sessions_of_run
+
+    seed(150)
+    now = timezone.now()
+    # Nothing happens in the future or after its session's last activity.
+    assert not Event.objects.filter(created_at__gt=now).exists()
+    assert not Event.objects.filter(created_at__gt=F("session__last_activity")).exists()
+    assert not WorkshopSession.objects.filter(last_activity__gt=now).exists()
+    for reports in WorkshopSession.objects.exclude(bug_reports=[]).values_list(
+        "bug_reports", flat=True
+    ):
+        for report in reports:
+            assert dt.datetime.fromisoformat(report["createdAt"]) <= now
+    # Events happen when their rows say: a step's start event at the row's started_at.
+    step = StepProgress.objects.order_by("id").first()
+    started = Event.objects.get(
+        session_id=step.session_id,
+        event_type=EventType.STEP_STARTED,
+        event_data__stepNumber=step.step_number,
+    )
+    assert started.created_at == step.started_at
+    # Every session is in a run; one run is in progress, with students stalling now.
+    live = current_run(now)
+    assert live is not None
+    assert WorkshopRun.objects.count() == 14
+    in_runs = sum(sessions_of_run(run).count() for run in WorkshopRun.objects.all())
+    assert in_runs == WorkshopSession.objects.count()
+    assert sessions_of_run(live).count() == 60
+    queue = help_queue(DashboardFilters(run=live))
+    assert len(queue) >= 5
+    assert any(row.last_failure or row.open_reports or row.last_log_error for row in queue)

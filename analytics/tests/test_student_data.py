@@ -151,8 +151,17 @@ def test_admin_erase_and_anonymize_actions(ann, admin_client_for):
     bob = StudentFactory(student_email="bob@example.org")
     url = reverse("admin:workshop_student_changelist")
 
-    admin_client_for.post(url, {"action": "anonymize_student_data", "_selected_action": [ann.pk]})
-    admin_client_for.post(url, {"action": "erase_student_data", "_selected_action": [bob.pk]})
+    for action, student in (("anonymize_student_data", ann), ("erase_student_data", bob)):
+        # First a page of its own asking to confirm; nothing changes yet.
+        asked = admin_client_for.post(url, {"action": action, "_selected_action": [student.pk]})
+        assert asked.status_code == 200
+        assert 'value="Yes, I\'m sure"' in asked.content.decode()
+        assert "This cannot be undone." in asked.content.decode()
+        assert Student.objects.get(pk=student.pk).student_email == student.student_email
+        confirmed = admin_client_for.post(
+            url, {"action": action, "_selected_action": [student.pk], "confirm": "yes"}
+        )
+        assert confirmed.status_code == 302
 
     ann.refresh_from_db()
     assert ann.is_anonymous

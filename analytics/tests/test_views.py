@@ -21,8 +21,11 @@ XSS = '<script>alert("x")</script>'
 
 
 @pytest.fixture
-def staff(client, instructor):
-    client.force_login(instructor)
+def staff(client, django_user_model):
+    # A superuser: these sessions belong to no workshop run, which only superusers see
+    # (instructors' scoping by run: test_run_scoping.py).
+    lead = django_user_model.objects.create_superuser("lead", "lead@example.com", "pw")
+    client.force_login(lead)
     return client
 
 
@@ -41,7 +44,11 @@ def populate(n: int) -> list:
         StepProgressFactory(session=session, step_number=2, validation_passed=True, time_spent=9)
         StepProgressFactory(session=session, step_number=3, attempts=3)
         EventFactory(session=session, event_data={"stepNumber": 3})
-        EventFactory(session=session, event_type=EventType.DEPLOYMENT_FAILURE)
+        EventFactory(
+            session=session,
+            event_type=EventType.DEPLOYMENT_FAILURE,
+            event_data={"stepNumber": 3, "error": "build failed"},
+        )
         sessions.append(session)
     return sessions
 
@@ -84,25 +91,26 @@ def test_logged_in_non_staff_users_are_sent_to_the_login_too(client, django_user
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-# Per page, with filters applied: auth session + user (2) and the page's selectors.
+# Per page, with filters applied: auth session + user (2), the runs the user may pick (1)
+# and the page's selectors.
 # overview: totals, per-step counts, stuck page, stuck count, latest events (5);
 # funnel: one GROUP BY (+1 median query on SQLite); funnel step: count + page;
 # stuck and students: count + page; CSVs: one query; student: the student, sessions,
 # their steps, events (4).
 PAGE_BUDGETS = {
-    # overview: the live part's 7, the feedback ratings and the latest feedback (2).
-    "overview": 9,
-    "overview-live": 7,
+    # overview: the live part's 8, the feedback ratings and the latest feedback (2).
+    "overview": 10,
+    "overview-live": 8,
     # funnel: the feedback ratings per step (1 more).
-    "funnel": 5,
-    "funnel-csv": 4,
-    "funnel-step": 4,
-    "stuck": 4,
-    "stuck-csv": 3,
-    "students": 4,
-    "students-csv": 3,
+    "funnel": 6,
+    "funnel-csv": 5,
+    "funnel-step": 5,
+    "stuck": 5,
+    "stuck-csv": 4,
+    "students": 5,
+    "students-csv": 4,
     # student: the feedback the student gave (1 more).
-    "student": 7,
+    "student": 8,
 }
 
 
@@ -210,7 +218,7 @@ def test_stuck_page_threshold_and_reasons(staff):
     assert recent.session_token not in default
     assert '<span id="row-count">2</span>' in quarter
     assert "3 attempts on step 3" in default
-    assert "1 failed deployment<" in default
+    assert "1 failed deployment, the last at step 3<" in default
     assert "1 bug report<" in default
 
 

@@ -136,7 +136,14 @@ def test_spec_indexes_exist():
         columns_by_table.setdefault(table, set()).add(columns)
     assert columns_by_table == {
         "students": {"student_id", "student_email"},
-        "sessions": {"session_token", "student_id", "last_activity", "is_active, expires_at"},
+        # Beyond the spec: started_at serves the workshop runs' time windows.
+        "sessions": {
+            "session_token",
+            "student_id",
+            "last_activity",
+            "is_active, expires_at",
+            "started_at",
+        },
         # Beyond the spec: (step_number, time_spent, validation_passed) serves the funnel.
         "step_progress": {
             "id",

@@ -40,8 +40,8 @@ def _cascade_session_fk(table):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_events_created_at_index'),
-        ('workshop', '0003_workshop_runs'),
+        ('analytics', '0004_frontend_event_types'),
+        ('workshop', '0004_workshop_runs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -40,7 +40,7 @@ def _cascade_session_fk(table):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workshop', '0002_postgres_schema'),
+        ('workshop', '0003_read_ai_settings_permission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
