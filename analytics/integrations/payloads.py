@@ -105,6 +105,9 @@ def build_data(message: OutboxMessage) -> dict[str, Any]:
         data["step"] = _step(extra["step"])
     if "bug_report_id" in extra:
         data["bug_report"] = bug_report(message.session_token, extra["bug_report_id"])
+    elif "bug_report_inline" in extra:
+        inline = extra["bug_report_inline"]
+        data["bug_report"] = {name: inline.get(key) for key, name in BUG_REPORT_FIELDS.items()}
     for key in ("feedback", "signals", "run"):
         if key in extra:
             data[key] = extra[key]

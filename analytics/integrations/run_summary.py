@@ -72,7 +72,8 @@ def summarize_run(run: WorkshopRun) -> dict[str, Any]:
     ratings = [
         item["rating"]
         for item in feedback
-        if isinstance(item, dict) and isinstance(item.get("rating"), int)
+        # 0 or null: the student gave no rating.
+        if isinstance(item, dict) and isinstance(item.get("rating"), int) and item["rating"] > 0
     ]
     return {
         "id": run.pk,

@@ -87,8 +87,12 @@ def outbox_entries_for_events(events: Iterable[Any]) -> list[OutboxEntry]:
         data: dict[str, Any] = {}
         if source.get(_EVENT_STEP_KEY) is not None:
             data["step"] = source[_EVENT_STEP_KEY]
-        if topic == Topic.BUG_REPORTED:
-            data["bug_report_id"] = source.get("bugReportId")
+        if topic == Topic.BUG_REPORTED and source.get("bugReportId"):
+            data["bug_report_id"] = source["bugReportId"]
+        elif topic == Topic.BUG_REPORTED:
+            # A report no session could take (the frontend's report-bug without a token)
+            # lives only in its event: the message carries it.
+            data["bug_report_inline"] = dict(source.get("report") or {})
         elif topic == Topic.FEEDBACK_SUBMITTED:
             data["feedback"] = {k: v for k, v in source.items() if k != _EVENT_STEP_KEY}
         entries.append(

@@ -240,3 +240,39 @@ def test_erasing_a_student_forgets_their_messages(
     anonymize_student(student=kept.student)
     assert OutboxMessage.objects.count() == 0
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_report_without_a_session_is_mailed_with_its_text(
+    endpoint, receiver, django_capture_on_commit_callbacks
+):
+    from progress.services import file_bug_report
+
+    with django_capture_on_commit_callbacks(execute=True):
+        file_bug_report(session_token=None, report={"description": "No token <here>", "step": 2})
+    message = OutboxMessage.objects.get()
+    assert message.data == {
+        "step": 2,
+        "bug_report_inline": {"description": "No token <here>", "step": 2},
+    }
+    [request] = receiver.requests
+    body = json.loads(request.body)
+    assert body["data"]["bug_report"]["description"] == "No token <here>"
+    assert (body["data"]["student"], body["data"]["session"]) == (None, None)
+    assert sorted(m.to[0] for m in mail.outbox) == ["helper@example.com", "lead@example.com"]
+    assert "No token &lt;here&gt;" in mail.outbox[0].alternatives[0][0]
+
+
+def test_feedback_is_news_for_webhooks_only(endpoint, receiver, django_capture_on_commit_callbacks):
+    from progress.services import record_feedback
+
+    session = WorkshopSessionFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        record_feedback(
+            session_token=session.pk, step_number=9, feedback={"rating": 5, "message": "Loved it"}
+        )
+    [request] = receiver.requests
+    body = json.loads(request.body)
+    assert body["type"] == "feedback_submitted"
+    assert body["data"]["feedback"] == {"rating": 5, "message": "Loved it"}
+    assert body["data"]["step"]["number"] == 9
+    assert mail.outbox == []
