@@ -366,7 +366,10 @@ def stuck_sessions(
                     session=OuterRef("pk"), event_type=EventType.DEPLOYMENT_FAILURE
                 )
                 .order_by("-created_at", "-id")
-                .values(f"event_data__{EVENT_STEP_KEY}")[:1]
+                # As text, then a number: a JSON key read straight into the JSON field
+                # comes back as a bare int on SQLite, which the field cannot decode.
+                .annotate(step=Cast(KT(f"event_data__{EVENT_STEP_KEY}"), IntegerField()))
+                .values("step")[:1]
             ),
             open_bug_reports=JsonArrayLength("bug_reports"),
         )
