@@ -55,6 +55,7 @@ bench-smoke: install-dev
 	$(PY) bench/bench_api.py --smoke
 	$(PY) bench/resilience.py fuzz --smoke
 	$(PY) bench/resilience.py worker-kill --smoke
+	$(PY) bench/bench_webhooks.py --smoke
 
 lint: install-dev
 	$(VENV)/bin/ruff format --check .

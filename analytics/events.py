@@ -8,6 +8,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.integrations.models import Topic
+from analytics.integrations.services import (
+    OutboxEntry,
+    outbox_entries_for_events,
+    record_outbox,
+)
 from analytics.models import Event, EventType
 
 
@@ -19,6 +25,14 @@ class NewEvent:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+def session_completed_news(*, student_id: uuid.UUID, session_token: str) -> OutboxEntry:
+    """News that is no event row, for record_events' also_notify: a progress write brought the
+    session to 100 % for the first time."""
+    return OutboxEntry(
+        topic=Topic.SESSION_COMPLETED, student_id=student_id, session_token=session_token
+    )
+
+
 def record_event(
     *,
     event_type: EventType,
@@ -26,17 +40,22 @@ def record_event(
     session_token: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> Event:
-    return Event.objects.create(
-        event_type=event_type,
-        student_id=student_id,
-        session_id=session_token,
-        event_data=dict(data or {}),
-    )
+    event = NewEvent(event_type, student_id, session_token, dict(data or {}))
+    return record_events([event])[0]
 
 
-def record_events(events: Iterable[NewEvent]) -> list[Event]:
-    """Several events in one INSERT."""
-    return Event.objects.bulk_create(
+def record_events(
+    events: Iterable[NewEvent],
+    *,
+    notify: bool = True,
+    also_notify: Iterable[OutboxEntry] = (),
+) -> list[Event]:
+    """Several events in one INSERT; with `notify`, the outbox messages of those that other
+    systems and instructors hear about (step_completed, bug_reported, ...) in one more INSERT,
+    in the same transaction, plus `also_notify` (news that is no event: session_completed).
+    Imports of past events pass notify=False."""
+    events = list(events)
+    rows = Event.objects.bulk_create(
         Event(
             event_type=event.event_type,
             student_id=event.student_id,
@@ -45,6 +64,9 @@ def record_events(events: Iterable[NewEvent]) -> list[Event]:
         )
         for event in events
     )
+    if notify:
+        record_outbox([*outbox_entries_for_events(events), *also_notify])
+    return rows
 
 
 def move_session_events(*, session_token: str, student_id: uuid.UUID) -> int:

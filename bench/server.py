@@ -61,6 +61,10 @@ def production_env(database_url: str, *, conn_max_age: int = 60, **extra: str) -
         DJANGO_LOG_LEVEL="ERROR",
         # Static files are not benchmarked: no collectstatic, and no warning about it.
         PYTHONWARNINGS="ignore:No directory at",
+        # Background work goes to a broker as in production (no worker reads this queue;
+        # running_gunicorn empties it at the end).
+        CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/5"),
+        CELERY_TASK_DEFAULT_QUEUE=f"bench-{os.getpid()}",
     )
     env.update(extra)
     return env
@@ -184,6 +188,17 @@ def running_gunicorn(env: dict, **options):
         yield server
     finally:
         server.stop()
+        drop_queue(env)
+
+
+def drop_queue(env: dict) -> None:
+    """Delete the benchmark's Celery queue (tasks queued with no worker to run them)."""
+    import redis
+
+    if env.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+        client.delete(env["CELERY_TASK_DEFAULT_QUEUE"])
+        client.close()
 
 
 def log(message: str) -> None:

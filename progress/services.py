@@ -16,7 +16,13 @@ from django.db.models import BigIntegerField, F, Value
 from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone
 
-from analytics.events import NewEvent, move_session_events, record_event, record_events
+from analytics.events import (
+    NewEvent,
+    move_session_events,
+    record_event,
+    record_events,
+    session_completed_news,
+)
 from analytics.models import EVENT_STEP_KEY, EventType
 from progress import activity, selectors, totals
 from progress.models import StepProgress, StudentCreator
@@ -295,6 +301,7 @@ def record_progress(
         demo_mode=demo_mode,
     )
     events: list[NewEvent] = []
+    news = []
     if created:
         events.append(
             NewEvent(
@@ -309,11 +316,17 @@ def record_progress(
     if step is not None:
         write = _write_step(session=session, created=created, update=step)
         events.extend(_step_events(session=session, update=step, write=write))
-        totals.refresh_totals(session_token=session.pk, last_activity=now)
+        rate = totals.refresh_totals(session_token=session.pk, last_activity=now)
+        # Completion is sticky, so the step whose first completion makes 100 finishes the
+        # session, once.
+        if write.first_completion and rate == 100:
+            news.append(
+                session_completed_news(student_id=session.student_id, session_token=session.pk)
+            )
     elif not created:
         WorkshopSession.objects.filter(pk=session.pk).update(**activity_changes(now))
     if events:
-        record_events(events)
+        record_events(events, also_notify=news)
     return selectors.session_progress(session_token=session.pk)
 
 

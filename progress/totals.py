@@ -127,11 +127,14 @@ UPDATE sessions SET
   last_activity = %s,
   expires_at = %s
 WHERE session_token = %s
+RETURNING completion_rate
 """
 
 
-def refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
-    """The totals, the activity and the slid expiry (workshop.expiry) in one statement."""
+def refresh_totals(*, session_token: str, last_activity: dt.datetime) -> int:
+    """The totals, the activity and the slid expiry (workshop.expiry) in one statement.
+    Returns the new completion_rate (RETURNING: no extra round trip), from which the caller
+    sees a session reach 100 %."""
     field = WorkshopSession._meta.get_field("last_activity")
     activity = activity_changes(last_activity)
     with connection.cursor() as cursor:
@@ -144,6 +147,7 @@ def refresh_totals(*, session_token: str, last_activity: dt.datetime) -> None:
                 session_token,
             ],
         )
+        return cursor.fetchone()[0]
 
 
 BATCH_SIZE = 5000

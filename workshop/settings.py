@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "workshop",
     "progress",
     "analytics",
+    "analytics.integrations",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +283,93 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# ------------------------------------------------------------------------------
+# Background work on Celery, with Redis as the broker. Without CELERY_BROKER_URL tasks run
+# eagerly in the process that queues them (a local run needs nothing else; nothing retries).
+# ------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
+CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks go to and workers read; separate names keep deployments sharing a Redis apart.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# A task is acknowledged when it ends, so a worker killed mid-task leaves it to another one;
+# the tasks are idempotent (each claims its row before working).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+# Longer than the longest retry countdown, or Redis hands a waiting task out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that queues work after its commit gives up on a broker that is down after about a
+# second: the outbox sweep sends it later, and the client already has its answer.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# The daily expired-session cleanup, at HH:MM UTC.
+CLEANUP_TIME = env.str("CLEANUP_TIME", default="03:15")
+_cleanup_hour, _, _cleanup_minute = CLEANUP_TIME.partition(":")
+if not (_cleanup_hour.isdigit() and _cleanup_minute.isdigit()):
+    raise ImproperlyConfigured("CLEANUP_TIME must be HH:MM (UTC), e.g. 03:15.")
+# Seconds between sweeps for what the broker did not get (an outage at commit time).
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "cleanup-sessions": {
+        "task": "workshop.tasks.cleanup_expired_sessions",
+        "schedule": crontab(hour=int(_cleanup_hour), minute=int(_cleanup_minute)),
+    },
+    "sweep-outbox": {
+        "task": "integrations.sweep_outbox",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+    },
+    "alert-stuck-students": {
+        "task": "integrations.alert_stuck_students",
+        "schedule": 60,
+    },
+    "send-run-summaries": {
+        "task": "integrations.send_run_summaries",
+        "schedule": 300,
+    },
+    "purge-delivery-log": {
+        "task": "integrations.purge_delivered",
+        "schedule": crontab(hour=int(_cleanup_hour), minute=(int(_cleanup_minute) + 30) % 60),
+    },
+}
+
+# ------------------------------------------------------------------------------
+# E-mail to instructors (bug reports, stuck students, run summaries)
+# ------------------------------------------------------------------------------
+# Any Django e-mail backend by URL: smtp+tls://user:password@smtp.example.com:587,
+# filemail:///path, consolemail:// (the default: mail is printed, nothing is sent).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Workshop Progress <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Who gets notifications for sessions outside any workshop run.
+INSTRUCTOR_EMAILS = env.list("INSTRUCTOR_EMAILS", default=[])
+# The address of this site, for links in e-mail (no request to take it from).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# A student idle this long on an unfinished step, with a failure signal, is reported.
+STUCK_ALERT_AFTER_MINUTES = env.int("STUCK_ALERT_AFTER_MINUTES", default=10)
+
+# ------------------------------------------------------------------------------
+# Outbound webhooks
+# ------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Attempts per delivery before it is marked failed (backoff 30 s, 1 min, 2 min, ... 30 min).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Tests and local benchmarks only: allow loopback and private addresses (SSRF guard off).
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+# Days a dispatched message and its delivery log are kept.
+DELIVERY_LOG_RETENTION_DAYS = env.int("DELIVERY_LOG_RETENTION_DAYS", default=30)
 
 # ------------------------------------------------------------------------------
 # Logging: everything to stdout, for the process manager to collect

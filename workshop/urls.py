@@ -8,5 +8,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include("progress.api.urls")),
+    path("dashboard/notifications/", include("analytics.integrations.urls")),
     path("dashboard/", include("analytics.dashboards.urls")),
 ]

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
+from analytics.integrations.services import forget_student
 from analytics.models import Event
 from analytics.privacy.exports import (
     EVENT_EXPORT_FIELDS,
@@ -87,9 +88,11 @@ def student_data_json(*, student: Student) -> str:
 
 @transaction.atomic
 def erase_student(*, student: Student) -> ErasureResult:
-    """Delete the student and everything under it (sessions, steps, events)."""
+    """Delete the student and everything under it (sessions, steps, events, and what the
+    outbox holds about them)."""
+    forgotten = forget_student(student_id=student.pk)
     _, rows = student.delete()
-    return ErasureResult(anonymized=False, rows=dict(rows))
+    return ErasureResult(anonymized=False, rows={**rows, **forgotten})
 
 
 def _numbers_only(data):
@@ -127,6 +130,8 @@ def anonymize_student(*, student: Student) -> ErasureResult:
         event.event_data = _numbers_only(event.event_data)
     Event.objects.bulk_update(events, ["event_data"], batch_size=500)
     rows[Event._meta.label] = len(events)
+    # Webhook bodies and e-mail records hold the name and text: they go, the numbers stay.
+    rows.update(forget_student(student_id=student.pk))
     return ErasureResult(anonymized=True, rows=dict(rows))
 
 

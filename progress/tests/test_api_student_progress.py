@@ -409,11 +409,12 @@ def test_post_update_runs_at_most_10_queries(
     session = session_with_steps(numbers=range(1, existing_steps + 1))
     EventFactory.create_batch(5, session=session)
 
-    # 9: the transaction's savepoint and its release (BEGIN/COMMIT outside a test), session
-    # lock, step read + write, the totals and activity in one update, one events insert, the
-    # reply (2). A name sent again renames nobody (an email is a claim, not a proof).
+    # 10: the transaction's savepoint and its release (BEGIN/COMMIT outside a test), session
+    # lock, step read + write, the totals and activity in one update, one events insert, one
+    # outbox insert (step_completed), the reply (2). A name sent again renames nobody (an
+    # email is a claim, not a proof).
     name = session.student.student_name
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = post_progress(
             sessionToken=session.pk,
             studentEmail=session.student.student_email,
@@ -434,7 +435,8 @@ def test_post_creating_everything_runs_at_most_13_queries(
 ):
     # 13: the transaction's savepoint and release, session lock miss, student insert, the
     # session insert in its own savepoint (3), the session-created-the-student record, step
-    # insert, the totals and activity in one update, events, the reply (2).
+    # insert, the totals and activity in one update, events, the reply (2); the outbox insert
+    # (step_completed) fits in the same budget because a new student is not read back.
     with django_assert_max_num_queries(13):
         response = post_progress(
             sessionToken=TOKEN, studentEmail="new@example.com", stepNumber=1, completed=True
@@ -452,7 +454,7 @@ def test_post_claiming_for_an_existing_student_runs_at_most_15_queries(
 
     # The worst case: a claim (the student insert that finds it exists and its read, moving
     # session, steps and events, the anonymous student's removal: 6) plus a step update
-    # (9 as above), 15.
+    # (9 as above, without news for the outbox), 15.
     with django_assert_max_num_queries(15):
         response = post_progress(
             sessionToken=TOKEN,

@@ -1,0 +1,165 @@
+"""Outbound webhooks on the wire: the signature, the URL guard (SSRF) and one HTTP POST.
+
+Signature (docs/webhooks.md): header `Workshop-Signature: t=<unix seconds>,v1=<hex>` where
+hex = HMAC-SHA256(secret, "<t>.<body>"), Stripe's scheme: the timestamp is signed with the
+body, so a receiver can refuse replays older than five minutes.
+"""
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+SIGNATURE_HEADER = "Workshop-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300
+USER_AGENT = "WorkshopProgress-Webhooks/1"
+RESPONSE_EXCERPT_CHARS = 500
+
+URL_NOT_HTTP = "Only http:// and https:// URLs can receive webhooks."
+URL_NO_HOST = "The URL has no host name."
+URL_UNRESOLVABLE = "The host name does not resolve."
+URL_PRIVATE = (
+    "The URL points to a private, loopback or link-local address; webhooks only go to "
+    "public addresses."
+)
+
+
+class UnsafeURLError(ValueError):
+    """A webhook URL that must not be called (wrong scheme, private address, ...)."""
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def verify(
+    *,
+    secret: str,
+    header: str,
+    body: bytes,
+    now: float | None = None,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+) -> bool:
+    """What a receiver does (docs/webhooks.md has the same in a few lines): the header's
+    timestamp is recent and one of its v1 signatures matches."""
+    parts = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    timestamps = [value for key, value in parts if key == "t"]
+    signatures = [value for key, value in parts if key == "v1"]
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        return False
+    timestamp = int(timestamps[0])
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
+        return False
+    expected = sign(secret=secret, timestamp=timestamp, body=body).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str) -> str:
+    """Refuse what a webhook must never call: a scheme other than http(s), or a host that has
+    any non-public address (every address the name resolves to is checked). Returns the
+    address to connect to."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURLError(URL_NOT_HTTP)
+    if not parts.hostname:
+        raise UnsafeURLError(URL_NO_HOST)
+    return resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def resolve(host: str, port: int) -> str:
+    """The address to connect to, after checking every address of the host: the connection
+    then goes to that address, so a DNS answer that changes in between cannot redirect it."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURLError(URL_UNRESOLVABLE) from exc
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise UnsafeURLError(URL_UNRESOLVABLE)
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS and not all(map(_is_public, addresses)):
+        raise UnsafeURLError(URL_PRIVATE)
+    return addresses[0]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to a checked address, with the host name for SNI and certificate verification."""
+
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status_code: int | None
+    latency_ms: int
+    error: str
+    response_excerpt: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
+    """One POST, never following redirects (a 3xx is a failure: the target could be
+    anywhere). Errors come back in the result, never as exceptions."""
+    started = time.monotonic()
+
+    def result(status=None, error="", excerpt=""):
+        latency = int((time.monotonic() - started) * 1000)
+        return PostResult(status, latency, error, excerpt)
+
+    parts = urlsplit(url)
+    try:
+        address = check_url(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        connection_class = (
+            _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+        )
+        connection = connection_class(parts.hostname, port, address, timeout=timeout)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            excerpt = response.read(RESPONSE_EXCERPT_CHARS * 4).decode("utf-8", "replace")
+            return result(response.status, "", excerpt[:RESPONSE_EXCERPT_CHARS])
+        finally:
+            connection.close()
+    except UnsafeURLError as exc:
+        return result(error=str(exc))
+    except TimeoutError:
+        return result(error=f"timed out after {timeout:g} s")
+    except (OSError, http.client.HTTPException) as exc:
+        return result(error=f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT_CHARS])

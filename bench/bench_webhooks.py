@@ -1,0 +1,224 @@
+"""Webhook delivery throughput of real Celery workers to a local receiver (not a test).
+
+1. Recreates the scratch PostgreSQL database and migrates it; one webhook endpoint pointing at
+   a receiver on 127.0.0.1 (an http.server in this process, or --receiver-processes of them
+   behind SO_REUSEPORT), with WEBHOOK_ALLOW_PRIVATE_URLS on.
+2. Writes `--messages` outbox messages with their bodies and one pending delivery each, the
+   state dispatch leaves them in (the dispatch itself is measured by the API benchmark's
+   on-commit path and the tests, not here).
+3. Starts `celery -A workshop worker` (`--pool`, `--concurrency`) on its own queue in Redis,
+   queues one deliver_webhook task per delivery, and times from the first task queued to the
+   last delivery recorded as succeeded: signed POST, attempt log row, status update.
+   Prints deliveries/s, the receiver's count (must equal --messages: none lost, none twice),
+   and the attempt latencies.
+
+    .venv/bin/python bench/bench_webhooks.py [--messages 5000] [--pool prefork]
+        [--concurrency 4] [--receiver-processes 2] [--database-url postgres://...] [--keep]
+    .venv/bin/python bench/bench_webhooks.py --smoke    # seconds; exits 1 on any error
+
+Needs PostgreSQL and Redis on 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from server import PYTHON, ROOT, drop_database, log, production_env, scratch_database
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wp_bench_webhooks"
+DEFAULT_BROKER = "redis://127.0.0.1:6379/5"
+
+
+def prepare(env: dict, *, messages: int, receiver_url: str) -> None:
+    """Endpoint, messages and deliveries, written through Django in a child process (the
+    secret must be encrypted with the run's key)."""
+    code = f"""
+import django, json, uuid
+django.setup()
+from django.utils import timezone
+from analytics.integrations.models import OutboxMessage, WebhookDelivery, WebhookEndpoint
+from workshop.crypto import encrypt_secret
+endpoint = WebhookEndpoint.objects.create(
+    name="bench", url={receiver_url!r}, topics=["step_completed"],
+    secret_ciphertext=encrypt_secret("bench-secret-0123456789abcdef"))
+now = timezone.now()
+rows = [OutboxMessage(topic="step_completed", dispatched_at=now, body=json.dumps(
+    {{"id": str(uuid.uuid4()), "type": "step_completed", "schema_version": 1,
+      "data": {{"step": {{"number": 3}}}}}})) for _ in range({messages})]
+rows = OutboxMessage.objects.bulk_create(rows, batch_size=2000)
+WebhookDelivery.objects.bulk_create(
+    [WebhookDelivery(message=m, endpoint=endpoint, next_attempt_at=now) for m in rows],
+    batch_size=2000)
+"""
+    subprocess.run([PYTHON, "-c", code], cwd=ROOT, env=env, check=True)
+
+
+def start_receivers(processes: int) -> tuple[str, list[subprocess.Popen], Path]:
+    """Receivers in their own processes, so the benchmark's Python does not slow them."""
+    folder = Path(tempfile.mkdtemp(prefix="wp-receiver-"))
+    from server import free_port
+
+    port = free_port()
+    code = f"""
+import http.server, os, socket, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(os.path.join({str(folder)!r}, str(os.getpid())), "a") as f:
+            f.write("x")
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def server_bind(self):
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+Server(("127.0.0.1", {port}), Handler).serve_forever()
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(processes)]
+    time.sleep(0.5)
+    return f"http://127.0.0.1:{port}/hooks", procs, folder
+
+
+def received(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.iterdir())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER))
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--receiver-processes", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--smoke", action="store_true", help="tiny and quick, for CI")
+    args = parser.parse_args()
+    if args.smoke:
+        args.messages, args.concurrency = 100, 2
+
+    log(f"scratch database {args.database_url}")
+    scratch_database(args.database_url)
+    url, receivers, folder = start_receivers(args.receiver_processes)
+    queue = f"bench-webhooks-{uuid.uuid4().hex[:8]}"
+    env = production_env(
+        args.database_url,
+        CELERY_BROKER_URL=args.broker_url,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        WEBHOOK_ALLOW_PRIVATE_URLS="true",
+        DJANGO_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="workshop.settings",
+    )
+    worker = None
+    try:
+        prepare(env, messages=args.messages, receiver_url=url)
+        # Everything is queued before the worker starts, so the timing is the worker's alone:
+        # from its first attempt's start to its last attempt's end (the attempt log).
+        queue_code = """
+import django
+django.setup()
+from analytics.integrations.models import WebhookDelivery
+from analytics.integrations.tasks import deliver_webhook
+for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True):
+    deliver_webhook.delay(pk)
+"""
+        subprocess.run([PYTHON, "-c", queue_code], cwd=ROOT, env=env, check=True)
+        log(f"{args.messages} deliveries queued; worker: {args.pool} x {args.concurrency}")
+        worker = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "workshop",
+                "worker",
+                f"--pool={args.pool}",
+                f"--concurrency={args.concurrency}",
+                "--queues",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel=WARNING",
+                "--hostname",
+                f"{queue}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        started = time.monotonic()
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            while True:
+                done = conn.execute(
+                    "SELECT COUNT(*) FROM integrations_webhookdelivery WHERE status = 'succeeded'"
+                ).fetchone()[0]
+                if done >= args.messages or time.monotonic() - started > 600:
+                    break
+                time.sleep(0.2)
+            first, last = conn.execute(
+                "SELECT MIN(started_at), MAX(started_at + latency_ms * INTERVAL '1 millisecond')"
+                " FROM integrations_webhookattempt"
+            ).fetchone()
+            elapsed = (last - first).total_seconds()
+            latencies = [
+                row[0] for row in conn.execute("SELECT latency_ms FROM integrations_webhookattempt")
+            ]
+            failed = conn.execute(
+                "SELECT COUNT(*) FROM integrations_webhookattempt WHERE NOT succeeded"
+            ).fetchone()[0]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        for receiver in receivers:
+            receiver.terminate()
+        import redis
+
+        redis.Redis.from_url(args.broker_url).delete(queue)
+        if not args.keep:
+            drop_database(args.database_url)
+    count = received(folder)
+    rate = done / elapsed
+    latencies.sort()
+    figures = {
+        "messages": args.messages,
+        "delivered": done,
+        "received": count,
+        "failed_attempts": failed,
+        "seconds": round(elapsed, 2),
+        "deliveries_per_second": round(rate, 1),
+        "latency_ms_p50": statistics.median(latencies) if latencies else None,
+        "latency_ms_p95": latencies[int(len(latencies) * 0.95) - 1] if latencies else None,
+        "pool": args.pool,
+        "concurrency": args.concurrency,
+        "load_average": os.getloadavg(),
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if done != args.messages or count != args.messages or failed:
+        print("FAILED: deliveries lost, doubled or failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
