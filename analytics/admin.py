@@ -10,7 +10,13 @@ from django.utils.html import format_html
 
 from analytics.models import Event
 from analytics.privacy.subject_requests import STUDENT_DATA_ACTIONS
-from workshop.admin import ReadOnlyAdminMixin, StudentAdmin, StudentOrTokenSearchMixin, short_token
+from workshop.admin import (
+    ReadOnlyAdminMixin,
+    StudentAdmin,
+    StudentOrTokenSearchMixin,
+    datetime_column,
+    short_token,
+)
 from workshop.models import large_json_columns
 
 StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
@@ -18,7 +24,13 @@ StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.ModelAdmin):
-    list_display = ["created_at", "event_type", "student", "token", "step"]
+    list_display = [
+        datetime_column("created_at", "created"),
+        "event_type",
+        "student",
+        "token",
+        "step",
+    ]
     list_filter = ["event_type", "created_at"]
     list_select_related = ["student", "session"]
     search_fields = ["session__session_token", "student__student_email"]

@@ -12,6 +12,9 @@ from workshop.admin import (
     ReadOnlyAdminMixin,
     StudentOrTokenSearchMixin,
     WorkshopSessionAdmin,
+    datetime_column,
+    duration_column,
+    number_column,
     short_token,
 )
 from workshop.models import large_json_columns
@@ -72,11 +75,11 @@ class StepProgressAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.Mod
         "student",
         "step_number",
         "step_name",
-        "attempts",
-        "time_spent",
+        number_column("attempts"),
+        duration_column("time_spent", "time spent"),
         "validation_passed",
-        "started_at",
-        "completed_at",
+        datetime_column("started_at", "started"),
+        datetime_column("completed_at", "completed"),
     ]
     list_filter = [StepNumberFilter, "validation_passed", "started_at"]
     list_select_related = ["session", "student"]

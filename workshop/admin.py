@@ -17,7 +17,7 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from workshop.crypto import mask_secret
 from workshop.csv_export import csv_response
-from workshop.formatting import human_duration
+from workshop.formatting import format_datetime, format_duration, format_number, format_percent
 from workshop.models import (
     RunRosterEntry,
     Student,
@@ -102,6 +102,39 @@ class StudentOrTokenSearchMixin:
 
 
 TOKEN_DISPLAY_LENGTH = 14
+
+
+def datetime_column(field: str, description: str | None = None):
+    """A list column showing a date and time as the dashboards do, sortable by its field."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj) -> str:
+        return format_datetime(getattr(obj, field))
+
+    column.__name__ = f"{field}_shown"
+    return column
+
+
+def number_column(field: str, description: str | None = None):
+    """A list column showing a count as the dashboards do (12 345), sortable by its field."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj) -> str:
+        return format_number(getattr(obj, field))
+
+    column.__name__ = f"{field}_shown"
+    return column
+
+
+def duration_column(field: str, description: str | None = None):
+    """A list column showing seconds as the dashboards do ("1h 02m"), sortable by its field."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj) -> str:
+        return format_duration(getattr(obj, field))
+
+    column.__name__ = f"{field}_shown"
+    return column
 
 
 def short_token(token: str | None) -> str:
@@ -191,7 +224,8 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
         "time_spent",
         "is_active",
         "demo_mode",
-        "expires_at",
+        datetime_column("last_activity"),
+        datetime_column("expires_at"),
     ]
     list_select_related = ["student"]
 
@@ -303,16 +337,16 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
         # An SVG bar: its width is an attribute, since the CSP allows no inline style.
         return format_html(
             '<span class="completion"><svg class="completion-bar" viewBox="0 0 100 10" '
-            'preserveAspectRatio="none" role="img" aria-label="{}%"><rect width="{}" '
-            'height="10"/></svg> {}%</span>',
+            'preserveAspectRatio="none" role="img" aria-label="{}"><rect width="{}" '
+            'height="10"/></svg> {}</span>',
+            format_percent(rate),
             rate,
-            rate,
-            rate,
+            format_percent(rate),
         )
 
     @admin.display(description="time spent", ordering="total_time_spent")
     def time_spent(self, obj: WorkshopSession) -> str:
-        return human_duration(obj.total_time_spent or 0)
+        return format_duration(obj.total_time_spent or 0)
 
     @admin.display(description="OpenAI API key")
     def openai_api_key_status(self, obj: WorkshopSession) -> str:
@@ -400,17 +434,16 @@ class StudentAdmin(admin.ModelAdmin):
         return "anonymous" if obj.is_anonymous else obj.student_email
 
     @admin.display(description="sessions", ordering="session_count")
-    def session_count(self, obj: Student) -> int:
-        return obj.session_count
+    def session_count(self, obj: Student) -> str:
+        return format_number(obj.session_count)
 
     @admin.display(description="best completion", ordering="best_completion_rate")
     def best_completion(self, obj: Student) -> str:
-        rate = obj.best_completion_rate
-        return "-" if rate is None else f"{rate}%"
+        return format_percent(obj.best_completion_rate)
 
     @admin.display(description="last active", ordering="last_active_at")
-    def last_active(self, obj: Student):
-        return obj.last_active_at
+    def last_active(self, obj: Student) -> str:
+        return format_datetime(obj.last_active_at)
 
 
 # ---------------------------------------------------------------------------------------
@@ -455,7 +488,14 @@ class WorkshopRunForm(forms.ModelForm):
 @admin.register(WorkshopRun)
 class WorkshopRunAdmin(admin.ModelAdmin):
     form = WorkshopRunForm
-    list_display = ["name", "starts_at", "ends_at", "location", "instructor_names", "roster_size"]
+    list_display = [
+        "name",
+        datetime_column("starts_at", "starts"),
+        datetime_column("ends_at", "ends"),
+        "location",
+        "instructor_names",
+        "roster_size",
+    ]
     list_filter = ["starts_at"]
     search_fields = ["name", "location", "instructors__username"]
     ordering = ["-starts_at"]
@@ -479,8 +519,8 @@ class WorkshopRunAdmin(admin.ModelAdmin):
         return ", ".join(user.get_username() for user in run.instructors.all()) or "-"
 
     @admin.display(description="Roster", ordering="roster_size")
-    def roster_size(self, run: WorkshopRun) -> int:
-        return run.roster_size
+    def roster_size(self, run: WorkshopRun) -> str:
+        return format_number(run.roster_size)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -15,8 +15,9 @@ from analytics.integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from workshop.admin import ReadOnlyAdminMixin
+from workshop.admin import ReadOnlyAdminMixin, datetime_column, number_column
 from workshop.crypto import mask_secret
+from workshop.formatting import format_number
 
 
 @admin.register(WebhookEndpoint)
@@ -60,8 +61,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return mask_secret(obj.secret_ciphertext)
 
     @admin.display(description="retrying or failed", ordering="failing_count")
-    def failing(self, obj) -> int:
-        return getattr(obj, "failing_count", 0)
+    def failing(self, obj) -> str:
+        return format_number(getattr(obj, "failing_count", 0))
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -98,11 +99,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "topic",
         "endpoint",
         "status",
-        "attempts",
+        number_column("attempts"),
         "last_status_code",
-        "created_at",
-        "delivered_at",
-        "next_attempt_at",
+        datetime_column("created_at", "created"),
+        datetime_column("delivered_at", "delivered"),
+        datetime_column("next_attempt_at", "next attempt"),
     ]
     list_filter = ["status", "endpoint", "message__topic"]
     list_select_related = ["message", "endpoint"]
@@ -141,7 +142,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["event_id", "topic", "student_id", "created_at", "dispatched_at"]
+    list_display = [
+        "event_id",
+        "topic",
+        "student_id",
+        datetime_column("created_at", "created"),
+        datetime_column("dispatched_at", "dispatched"),
+    ]
     list_filter = ["topic", ("dispatched_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id", "student_id"]
     ordering = ["-created_at", "-id"]
@@ -160,7 +167,15 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(EmailNotification)
 class EmailNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "kind", "recipient", "status", "attempts", "created_at", "sent_at"]
+    list_display = [
+        "id",
+        "kind",
+        "recipient",
+        "status",
+        number_column("attempts"),
+        datetime_column("created_at", "created"),
+        datetime_column("sent_at", "sent"),
+    ]
     list_filter = ["kind", "status"]
     search_fields = ["recipient"]
     ordering = ["-created_at", "-id"]

@@ -5,20 +5,27 @@ import json
 
 from django import template
 
-from workshop.formatting import human_duration
+from workshop.formatting import (
+    EMPTY,
+    format_datetime,
+    format_duration,
+    format_number,
+    format_percent,
+)
 
 register = template.Library()
-
-# What an empty numeric cell shows (an en dash, as typeset tables do).
-EMPTY = "\N{EN DASH}"
 
 
 @register.filter
 def duration(seconds) -> str:
     """Seconds as "1h 02m", "4m 05s" or "12s"; an empty cell for unknown values."""
-    if seconds is None or seconds == "":
-        return EMPTY
-    return human_duration(seconds)
+    return format_duration(seconds)
+
+
+@register.filter
+def moment(value: dt.datetime | None) -> str:
+    """A date and time as every page writes it ("2026-03-04 05:06")."""
+    return format_datetime(value)
 
 
 @register.filter
@@ -37,17 +44,13 @@ def pretty_json(value) -> str:
 
 @register.filter
 def percent(value) -> str:
-    return EMPTY if value is None else f"{value:g}%"
+    return format_percent(value)
 
 
 @register.filter
 def number(value) -> str:
     """Counts with a thin thousands separator (12 345), the dashboards' one number format."""
-    if value is None or value == "":
-        return EMPTY
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}".replace(",", "\N{THIN SPACE}")
-    return f"{int(value):,}".replace(",", "\N{THIN SPACE}")
+    return format_number(value)
 
 
 @register.filter
