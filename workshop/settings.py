@@ -143,6 +143,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 # Internationalisation
 # ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# Dates Django writes itself (admin read-only fields) in the dashboards' one format.
+FORMAT_MODULE_PATH = ["workshop.formats"]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -78,6 +78,14 @@ def test_admin_lists_and_dashboard_write_the_same_strings(lead, data):
     assert f">{when}</a></th>" in events
 
 
+def test_admin_read_only_dates_use_the_same_format(lead, data):
+    # Fields Django writes itself (the student's sessions inline, read-only) use it too.
+    when = data["moment"].strftime("%Y-%m-%d %H:%M")
+    student_id = data["session"].student_id
+    change = page(lead, reverse("admin:workshop_student_change", args=[student_id]))
+    assert f"<p>{when}</p>" in change
+
+
 @pytest.mark.parametrize(
     ("changelist", "column", "field"),
     [
