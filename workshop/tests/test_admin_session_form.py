@@ -2,6 +2,7 @@
 saves sessions with the default empty JSON (issue 11)."""
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.forms import MultiWidget
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -52,7 +53,9 @@ def form_data(response) -> dict:
 
 def test_api_written_fields_are_read_only_on_the_change_form(admin_client):
     session = WorkshopSessionFactory()
-    response = admin_client.get(reverse("admin:workshop_workshopsession_change", args=[session.pk]))
+    response = admin_client.get(
+        reverse("admin:workshop_workshopsession_change", args=[quote(session.pk)])
+    )
 
     form = response.context["adminform"].form
     assert [name for name in API_WRITTEN if name in form.fields] == []
@@ -64,7 +67,7 @@ def test_a_save_keeps_what_the_api_wrote_while_the_form_was_open(admin_client):
     session = WorkshopSessionFactory(
         system_prompt="old", bug_reports=[], tools=[], voice_settings={}
     )
-    url = reverse("admin:workshop_workshopsession_change", args=[session.pk])
+    url = reverse("admin:workshop_workshopsession_change", args=[quote(session.pk)])
     data = form_data(admin_client.get(url))
 
     # While the instructor edits, the student reports a bug and changes the prompt.
@@ -84,7 +87,7 @@ def test_a_save_keeps_what_the_api_wrote_while_the_form_was_open(admin_client):
 
 def test_a_session_with_empty_json_defaults_saves(admin_client):
     session = WorkshopSessionFactory(tools=[], voice_settings={}, bug_reports=[])
-    url = reverse("admin:workshop_workshopsession_change", args=[session.pk])
+    url = reverse("admin:workshop_workshopsession_change", args=[quote(session.pk)])
 
     response = admin_client.post(url, form_data(admin_client.get(url)))
 
