@@ -14,9 +14,10 @@ from workshop.admin import (
     ReadOnlyAdminMixin,
     StudentAdmin,
     StudentOrTokenSearchMixin,
-    datetime_column,
+    formatted_column,
     short_token,
 )
+from workshop.formatting import format_datetime
 from workshop.models import large_json_columns
 
 StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
@@ -25,7 +26,7 @@ StudentAdmin.actions = [*StudentAdmin.actions, *STUDENT_DATA_ACTIONS]
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.ModelAdmin):
     list_display = [
-        datetime_column("created_at", "created"),
+        formatted_column("created_at", format_datetime, "created"),
         "event_type",
         "student",
         "token",

@@ -12,11 +12,10 @@ from workshop.admin import (
     ReadOnlyAdminMixin,
     StudentOrTokenSearchMixin,
     WorkshopSessionAdmin,
-    datetime_column,
-    duration_column,
-    number_column,
+    formatted_column,
     short_token,
 )
+from workshop.formatting import format_datetime, format_duration, format_number
 from workshop.models import large_json_columns
 from workshop.steps import STEP_CHOICES
 
@@ -75,11 +74,11 @@ class StepProgressAdmin(ReadOnlyAdminMixin, StudentOrTokenSearchMixin, admin.Mod
         "student",
         "step_number",
         "step_name",
-        number_column("attempts"),
-        duration_column("time_spent", "time spent"),
+        formatted_column("attempts", format_number),
+        formatted_column("time_spent", format_duration, "time spent"),
         "validation_passed",
-        datetime_column("started_at", "started"),
-        datetime_column("completed_at", "completed"),
+        formatted_column("started_at", format_datetime, "started"),
+        formatted_column("completed_at", format_datetime, "completed"),
     ]
     list_filter = [StepNumberFilter, "validation_passed", "started_at"]
     list_select_related = ["session", "student"]

@@ -7,6 +7,9 @@ progress/admin.py the session's step rows and its "recalculate progress" action,
 analytics/admin.py the student's data-subject actions.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -104,34 +107,16 @@ class StudentOrTokenSearchMixin:
 TOKEN_DISPLAY_LENGTH = 14
 
 
-def datetime_column(field: str, description: str | None = None):
-    """A list column showing a date and time as the dashboards do, sortable by its field."""
+def formatted_column(field: str, formatter: Callable[[Any], str], description: str | None = None):
+    """A list column showing `field` as the dashboards do, sortable by its field.
+
+    `formatter` is one of workshop/formatting.py's: `format_datetime`, `format_number`
+    (12 345) or `format_duration` ("1h 02m"). A count and a duration are both integers, so the
+    format is named by the caller rather than guessed from the value."""
 
     @admin.display(description=description or field.replace("_", " "), ordering=field)
     def column(obj) -> str:
-        return format_datetime(getattr(obj, field))
-
-    column.__name__ = f"{field}_shown"
-    return column
-
-
-def number_column(field: str, description: str | None = None):
-    """A list column showing a count as the dashboards do (12 345), sortable by its field."""
-
-    @admin.display(description=description or field.replace("_", " "), ordering=field)
-    def column(obj) -> str:
-        return format_number(getattr(obj, field))
-
-    column.__name__ = f"{field}_shown"
-    return column
-
-
-def duration_column(field: str, description: str | None = None):
-    """A list column showing seconds as the dashboards do ("1h 02m"), sortable by its field."""
-
-    @admin.display(description=description or field.replace("_", " "), ordering=field)
-    def column(obj) -> str:
-        return format_duration(getattr(obj, field))
+        return formatter(getattr(obj, field))
 
     column.__name__ = f"{field}_shown"
     return column
@@ -224,8 +209,8 @@ class WorkshopSessionAdmin(StudentOrTokenSearchMixin, admin.ModelAdmin):
         "time_spent",
         "is_active",
         "demo_mode",
-        datetime_column("last_activity"),
-        datetime_column("expires_at"),
+        formatted_column("last_activity", format_datetime),
+        formatted_column("expires_at", format_datetime),
     ]
     list_select_related = ["student"]
 
@@ -490,8 +475,8 @@ class WorkshopRunAdmin(admin.ModelAdmin):
     form = WorkshopRunForm
     list_display = [
         "name",
-        datetime_column("starts_at", "starts"),
-        datetime_column("ends_at", "ends"),
+        formatted_column("starts_at", format_datetime, "starts"),
+        formatted_column("ends_at", format_datetime, "ends"),
         "location",
         "instructor_names",
         "roster_size",

@@ -15,9 +15,9 @@ from analytics.integrations.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from workshop.admin import ReadOnlyAdminMixin, datetime_column, number_column
+from workshop.admin import ReadOnlyAdminMixin, formatted_column
 from workshop.crypto import mask_secret
-from workshop.formatting import format_number
+from workshop.formatting import format_datetime, format_number
 
 
 @admin.register(WebhookEndpoint)
@@ -99,11 +99,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "topic",
         "endpoint",
         "status",
-        number_column("attempts"),
+        formatted_column("attempts", format_number),
         "last_status_code",
-        datetime_column("created_at", "created"),
-        datetime_column("delivered_at", "delivered"),
-        datetime_column("next_attempt_at", "next attempt"),
+        formatted_column("created_at", format_datetime, "created"),
+        formatted_column("delivered_at", format_datetime, "delivered"),
+        formatted_column("next_attempt_at", format_datetime, "next attempt"),
     ]
     list_filter = ["status", "endpoint", "message__topic"]
     list_select_related = ["message", "endpoint"]
@@ -146,8 +146,8 @@ class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "event_id",
         "topic",
         "student_id",
-        datetime_column("created_at", "created"),
-        datetime_column("dispatched_at", "dispatched"),
+        formatted_column("created_at", format_datetime, "created"),
+        formatted_column("dispatched_at", format_datetime, "dispatched"),
     ]
     list_filter = ["topic", ("dispatched_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id", "student_id"]
@@ -172,9 +172,9 @@ class EmailNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "kind",
         "recipient",
         "status",
-        number_column("attempts"),
-        datetime_column("created_at", "created"),
-        datetime_column("sent_at", "sent"),
+        formatted_column("attempts", format_number),
+        formatted_column("created_at", format_datetime, "created"),
+        formatted_column("sent_at", format_datetime, "sent"),
     ]
     list_filter = ["kind", "status"]
     search_fields = ["recipient"]
