@@ -106,6 +106,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # subqueries estimate high: the stuck-students CSV spent 1.1 s compiling a 5 ms query.
         # Our queries are short, so JIT never pays (docs/benchmarks.md).
         _pg_options["options"] = "-c jit=off"
+# A streaming replica of that PostgreSQL (optional): the dashboards' read-only pages, their
+# CSV downloads and the public share-link read come from it; every write, the API's replies,
+# the admin and logins stay on the primary (workshop/replica.py). Same connection options.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+DATABASE_ROUTERS = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        **{key: DATABASES["default"][key] for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        # Tests read the replica through the test database itself.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["workshop.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # ------------------------------------------------------------------------------

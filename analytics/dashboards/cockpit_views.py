@@ -25,6 +25,7 @@ from workshop import runs
 from workshop.bug_reports import close_bug_report
 from workshop.errors import NotFoundError
 from workshop.models import WorkshopSession
+from workshop.replica import served_from_replica
 from workshop.run_services import move_session_to_run
 from workshop.steps import STEPS
 
@@ -193,6 +194,7 @@ GRID_COLUMNS = [
 
 
 @dashboard_view
+@served_from_replica
 def grid(request: HttpRequest) -> HttpResponse:
     """One row per student of the run, one cell per step, sortable."""
     filter_form, grid_form = _bind(request, GridForm)
@@ -281,6 +283,7 @@ def _activity_chart(report) -> dict:
 
 
 @dashboard_view
+@served_from_replica
 def run_report(request: HttpRequest) -> HttpResponse:
     """Activity, time on step, errors, feedback and the funnel against earlier runs."""
     (filter_form,) = _bind(request)

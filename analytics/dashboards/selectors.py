@@ -10,7 +10,7 @@ back (nine funnel steps, one page of students). docs/dashboards.md explains each
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connections
 from django.db.models import (
     Avg,
     Count,
@@ -301,7 +301,8 @@ def _funnel_counts(rows: QuerySet) -> dict[int, tuple[int, int, float | None, fl
     inner, params = (
         rows.order_by().values("step_number", "time_spent", "validation_passed").query
     ).sql_with_params()
-    with connection.cursor() as cursor:
+    # On the database the rows' own query would read (the replica inside reads_from_replica).
+    with connections[rows.db].cursor() as cursor:
         cursor.execute(_FUNNEL_SQL.format(rows=inner), params)
         return {
             step: (int(started), int(completed), average, median)

@@ -18,6 +18,7 @@ from analytics.dashboards import selectors
 from analytics.dashboards.forms import DashboardFilterForm, StuckForm, StudentListForm
 from workshop.csv_export import csv_response
 from workshop.models import Student
+from workshop.replica import served_from_replica
 from workshop.steps import STEPS, get_step
 
 PAGE_SIZE = 50
@@ -123,6 +124,7 @@ def _overview_context(request: HttpRequest) -> dict:
 
 
 @dashboard_view
+@served_from_replica
 def overview(request: HttpRequest) -> HttpResponse:
     """The live workshop view: totals, sessions per step, stuck list, latest events."""
     context = _overview_context(request)
@@ -140,6 +142,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @dashboard_view
+@served_from_replica
 def overview_live(request: HttpRequest) -> HttpResponse:
     """The overview's refreshing part alone, fetched by refresh.js every few seconds."""
     return render(request, "analytics/_overview_live.html", _overview_context(request))
@@ -193,6 +196,7 @@ def _funnel_chart(steps: list[selectors.FunnelStep]) -> dict:
 
 
 @dashboard_view
+@served_from_replica
 def funnel(request: HttpRequest) -> HttpResponse:
     """Steps 1 to 9 as a chart and a table; every count links to its sessions."""
     (filter_form,) = _bind(request)
@@ -226,6 +230,7 @@ FUNNEL_CSV_HEADER = [
 
 
 @dashboard_view
+@served_from_replica
 def funnel_csv(request: HttpRequest) -> HttpResponse:
     (filter_form,) = _bind(request)
     rows = (
@@ -254,6 +259,7 @@ FUNNEL_KIND_LABELS = {
 
 
 @dashboard_view
+@served_from_replica
 def funnel_step(request: HttpRequest, step_number: int, kind: str) -> HttpResponse:
     """The sessions behind one funnel count."""
     if kind not in FUNNEL_KIND_LABELS:
@@ -290,6 +296,7 @@ def _stuck(request: HttpRequest):
 
 
 @dashboard_view
+@served_from_replica
 def stuck(request: HttpRequest) -> HttpResponse:
     """Sessions idle beyond the chosen threshold on an unfinished step, and why."""
     filter_form, stuck_form, key, rows = _stuck(request)
@@ -322,6 +329,7 @@ STUCK_CSV_HEADER = [
 
 
 @dashboard_view
+@served_from_replica
 def stuck_csv(request: HttpRequest) -> HttpResponse:
     _, _, key, rows = _stuck(request)
     now = timezone.now()
@@ -355,6 +363,7 @@ def _students(request: HttpRequest):
 
 
 @dashboard_view
+@served_from_replica
 def students(request: HttpRequest) -> HttpResponse:
     """The spec's completion summary, searchable, sortable and paginated."""
     filter_form, list_form, sort, search, rows = _students(request)
@@ -402,6 +411,7 @@ STUDENTS_CSV_HEADER = [
 
 
 @dashboard_view
+@served_from_replica
 def students_csv(request: HttpRequest) -> HttpResponse:
     *_, rows = _students(request)
     # Plain tuples, not model instances: building 100,000 Students cost more than the query.
@@ -422,6 +432,8 @@ def students_csv(request: HttpRequest) -> HttpResponse:
     return csv_response(filename="students.csv", header=STUDENTS_CSV_HEADER, rows=lines)
 
 
+# From the primary: moving a session to another run (cockpit_views.move_session) comes back
+# here, and the instructor must see the move they just made.
 @dashboard_view
 def student(request: HttpRequest, student_id) -> HttpResponse:
     """One student: sessions, nine steps each, bug reports and the event timeline."""

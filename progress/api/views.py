@@ -35,6 +35,7 @@ from progress.api.serializers import (
 )
 from progress.api.tokens import TOKEN_PATTERN, is_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
+from workshop.replica import reads_from_replica
 
 # --------------------------------------------------------------------------------------------
 # Schema pieces
@@ -164,13 +165,11 @@ class StudentProgressView(APIView):
         if "sessionToken" in params:
             return Response({"success": True, "progress": _progress(params["sessionToken"])})
         if "studentId" in params:
-            sessions = selectors.sessions_of_student_id(student_id=params["studentId"])
-            return Response(
-                {
-                    "success": True,
-                    "sessions": [shared_session_body(s) for s in sessions],
-                }
-            )
+            # The public share link: nobody reads back a write of their own here.
+            with reads_from_replica():
+                sessions = selectors.sessions_of_student_id(student_id=params["studentId"])
+                body = [shared_session_body(s) for s in sessions]
+            return Response({"success": True, "sessions": body})
         if not request.user.is_authenticated:
             raise exceptions.NotAuthenticated(messages.AUTHENTICATION_REQUIRED)
         if not request.user.is_staff:

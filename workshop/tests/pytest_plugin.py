@@ -39,3 +39,34 @@ def lead_instructor(django_user_model):
     return django_user_model.objects.create_superuser(
         username="lead", email="lead@example.com", password="pw"
     )
+
+
+def pytest_sessionstart(session) -> None:
+    # The "replica" alias exists in every test run, as a mirror of the test database, as
+    # DATABASE_REPLICA_URL would give it; nothing reads from it unless a test installs the
+    # router (the `replica_mirror` fixture), so every other test runs as without a replica.
+    import copy
+
+    from django.conf import settings
+    from django.db import connections
+
+    from workshop.replica import REPLICA
+
+    if REPLICA not in settings.DATABASES:
+        replica = copy.deepcopy(connections["default"].settings_dict)
+        replica["TEST"]["MIRROR"] = "default"
+        settings.DATABASES[REPLICA] = replica
+        connections.settings[REPLICA] = replica
+
+
+@pytest.fixture
+def replica_mirror(settings):
+    """Reads inside `reads_from_replica()` go to the "replica" alias: the test database
+    through a second connection, which sees committed rows only (so tests using it are
+    transactional and name both databases)."""
+    from django.db import connections
+
+    from workshop.replica import REPLICA
+
+    settings.DATABASE_ROUTERS = ["workshop.replica.ReplicaRouter"]
+    return connections[REPLICA]
