@@ -337,6 +337,13 @@ if not (_cleanup_hour.isdigit() and _cleanup_minute.isdigit()):
     raise ImproperlyConfigured("CLEANUP_TIME must be HH:MM (UTC), e.g. 03:15.")
 # Seconds between sweeps for what the broker did not get (an outage at commit time).
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
+# Events retention (analytics/retention.py), off unless EVENTS_RETENTION_DAYS is set: daily,
+# 45 minutes after the cleanup, events older than that many days leave the events table,
+# appended to EVENTS_ARCHIVE_DIR/events-<date>.jsonl.gz (or deleted when no directory is set).
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=None)
+EVENTS_ARCHIVE_DIR = env.str("EVENTS_ARCHIVE_DIR", default="")
+if EVENTS_RETENTION_DAYS is not None and EVENTS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EVENTS_RETENTION_DAYS must be at least 1 (days), or unset.")
 CELERY_BEAT_SCHEDULE = {
     "cleanup-sessions": {
         "task": "workshop.tasks.cleanup_expired_sessions",
@@ -359,6 +366,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=int(_cleanup_hour), minute=(int(_cleanup_minute) + 30) % 60),
     },
 }
+if EVENTS_RETENTION_DAYS is not None:
+    _archive_minutes = int(_cleanup_hour) * 60 + int(_cleanup_minute) + 45
+    CELERY_BEAT_SCHEDULE["archive-events"] = {
+        "task": "analytics.archive_old_events",
+        "schedule": crontab(hour=_archive_minutes // 60 % 24, minute=_archive_minutes % 60),
+    }
 
 # ------------------------------------------------------------------------------
 # E-mail to instructors (bug reports, stuck students, run summaries)
