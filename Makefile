@@ -49,6 +49,7 @@ test: install-dev
 bench-smoke: install-dev
 	$(PY) bench/bench_dashboards.py --smoke
 	$(PY) bench/bench_cleanup.py --smoke
+	$(PY) bench/bench_archive_events.py --smoke
 	$(PY) bench/bench_migrate_legacy.py --smoke
 	$(PY) bench/bench_migrate_legacy.py --smoke --backup
 	$(PY) bench/bench_export_memory.py --smoke
