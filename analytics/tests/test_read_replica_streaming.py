@@ -104,6 +104,7 @@ def streaming_replica(settings, tmp_path_factory):
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "PGPASSWORD": primary["PASSWORD"] or ""},
     )
     if backup.returncode != 0:
         shutil.rmtree(workdir, ignore_errors=True)
