@@ -12,6 +12,7 @@ from analytics.integrations.models import Topic
 from analytics.integrations.services import (
     OutboxEntry,
     outbox_entries_for_events,
+    queue_dispatch_after_commit,
     record_outbox,
 )
 from analytics.models import Event, EventType
@@ -67,6 +68,13 @@ def record_events(
     if notify:
         record_outbox([*outbox_entries_for_events(events), *also_notify])
     return rows
+
+
+def dispatch_outbox(message_ids: list[int]) -> None:
+    """Queue outbox rows a database function wrote with its events (progress.db_functions),
+    after the commit, as record_events does for its own."""
+    if message_ids:
+        queue_dispatch_after_commit(message_ids)
 
 
 def move_session_events(*, session_token: str, student_id: uuid.UUID) -> int:
