@@ -519,12 +519,27 @@ END
 FUNCTIONS = (ISO_Z, STORED_JSON, SESSION_REPLY, FIND_OR_CREATE_STUDENT, RECORD_PROGRESS)
 
 
+# Versions of a function under another signature or result type: CREATE OR REPLACE would
+# leave the first beside the new one (an overload) and refuse the second.
+_STALE_VERSIONS_SQL = """
+SELECT p.oid::regprocedure::text FROM pg_proc p
+WHERE p.proname = %s AND p.pronamespace = current_schema()::regnamespace
+  AND (pg_get_function_arguments(p.oid) <> %s OR pg_get_function_result(p.oid) <> %s)
+"""
+
+
 def install(connection=default_connection) -> None:
-    """Create or replace every function (idempotent); PostgreSQL only."""
+    """Create or replace every function, dropping any other version of it first (idempotent);
+    PostgreSQL only."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         for function in FUNCTIONS:
+            cursor.execute(
+                _STALE_VERSIONS_SQL, [function.name, function.arguments, function.returns]
+            )
+            for (signature,) in cursor.fetchall():
+                cursor.execute(f"DROP FUNCTION {signature}")
             cursor.execute(function.create_sql())
 
 

@@ -488,15 +488,34 @@ def test_the_installed_functions_are_the_code_s():
     with connection.cursor() as cursor:
         for function in db_functions.FUNCTIONS:
             cursor.execute(
-                "SELECT prosrc, pg_get_function_arguments(oid) FROM pg_proc WHERE proname = %s",
+                "SELECT prosrc, pg_get_function_arguments(oid), pg_get_function_result(oid)"
+                " FROM pg_proc WHERE proname = %s",
                 [function.name],
             )
-            assert cursor.fetchall() == [(function.body, function.arguments)], function.name
+            installed = cursor.fetchall()
+            assert installed == [(function.body, function.arguments, function.returns)]
 
 
 def test_installing_again_changes_nothing():
     db_functions.install()
     db_functions.install()
+    test_the_installed_functions_are_the_code_s()
+
+
+def test_installing_drops_versions_under_another_signature_or_result():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION wp_session_reply(p_session_token text, p_old integer) RETURNS json"
+            " LANGUAGE sql AS 'SELECT NULL::json'"
+        )
+        cursor.execute("DROP FUNCTION wp_iso_z(timestamp with time zone)")
+        cursor.execute(
+            "CREATE FUNCTION wp_iso_z(value timestamp with time zone) RETURNS varchar"
+            " LANGUAGE sql AS 'SELECT NULL::varchar'"
+        )
+
+    db_functions.install()
+
     test_the_installed_functions_are_the_code_s()
 
 
