@@ -8,14 +8,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.integrations.models import Topic
+from analytics.integrations.models import OutboxMessage, Topic
 from analytics.integrations.services import (
+    EVENT_TOPICS,
     OutboxEntry,
     outbox_entries_for_events,
     queue_dispatch_after_commit,
     record_outbox,
 )
 from analytics.models import Event, EventType
+
+# For a writer that inserts events and their outbox rows in SQL (progress/db_functions.py).
+OUTBOX_TABLE = OutboxMessage._meta.db_table
+SESSION_COMPLETED_TOPIC = Topic.SESSION_COMPLETED.value
+
+
+def news_topics(event_types: Iterable[str]) -> dict[str, str]:
+    """The outbox topic of each of these event types the outside world hears about
+    (analytics.integrations.services.EVENT_TOPICS); the others are left out."""
+    return {str(t): EVENT_TOPICS[str(t)].value for t in event_types if str(t) in EVENT_TOPICS}
 
 
 @dataclass(frozen=True)

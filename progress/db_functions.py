@@ -13,8 +13,8 @@ connection. The rules that are pure Python (e-mail normalisation, usable names, 
 are applied by the caller and passed in; the rules whose home is elsewhere are generated from
 that home, not copied: the configuration fields (workshop/session_config.py), the totals
 statement (progress/totals.py REFRESH_TOTALS_SQL), the outbox topics
-(analytics/integrations/services.py EVENT_TOPICS), the event types and the step key
-(analytics/models.py), the anonymous address (workshop/models.py).
+(analytics/integrations/services.py EVENT_TOPICS, through analytics/events.py), the event
+types and the step key (analytics/models.py), the anonymous address (workshop/models.py).
 
 The functions are installed (CREATE OR REPLACE) after every `migrate` by the post_migrate hook
 in progress/apps.py, so the database always runs the code's version;
@@ -29,8 +29,7 @@ from typing import Any
 
 from django.db import connection as default_connection
 
-from analytics.integrations.models import OutboxMessage, Topic
-from analytics.integrations.services import EVENT_TOPICS
+from analytics.events import OUTBOX_TABLE, SESSION_COMPLETED_TOPIC, news_topics
 from analytics.models import EVENT_STEP_KEY, EventType
 from progress.totals import MAX_SECONDS, REFRESH_TOTALS_SQL
 from workshop.models import ANONYMOUS_EMAIL_DOMAIN, anonymous_email
@@ -229,11 +228,7 @@ _WRITTEN_EVENTS = (
     EventType.STEP_COMPLETED,
     EventType.DEPLOYMENT_SUCCESS,
 )
-_NEWS_TOPICS = {
-    event.value: EVENT_TOPICS[event.value].value
-    for event in _WRITTEN_EVENTS
-    if event.value in EVENT_TOPICS
-}
+_NEWS_TOPICS = news_topics(event.value for event in _WRITTEN_EVENTS)
 _TOPICS_VALUES = ", ".join(f"('{event}', '{topic}')" for event, topic in _NEWS_TOPICS.items())
 # anonymous_email(key) with the key spliced in from SQL.
 _ANON_PREFIX, _ANON_SUFFIX = anonymous_email("\x00").split("\x00")
@@ -496,10 +491,10 @@ BEGIN
         FROM unnest(v_types, v_data) WITH ORDINALITY AS e(event_type, event_data, n)
         JOIN (VALUES {_TOPICS_VALUES}) AS t(event_type, topic) ON t.event_type = e.event_type
       UNION ALL
-      SELECT '{Topic.SESSION_COMPLETED.value}', '{{}}'::jsonb, cardinality(v_types) + 1
+      SELECT '{SESSION_COMPLETED_TOPIC}', '{{}}'::jsonb, cardinality(v_types) + 1
        WHERE v_completed_news
     ), inserted AS (
-      INSERT INTO {OutboxMessage._meta.db_table}
+      INSERT INTO {OUTBOX_TABLE}
         (event_id, topic, student_id, session_token, data, dedupe_key, created_at,
          dispatched_at, body)
       SELECT gen_random_uuid(), news.topic, v_student_id, p_session_token, news.data, NULL,
