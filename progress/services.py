@@ -300,23 +300,43 @@ def record_progress(
     could fail and tell the client that a committed write did not happen.
 
     On PostgreSQL one statement, the database function; elsewhere the Python rule."""
-    if connection.vendor != "postgresql":
-        session = record_progress_in_python(
+    if connection.vendor == "postgresql":
+        return _record_progress_in_database(
             session_token=session_token, email=email, name=name, demo_mode=demo_mode, step=step
         )
-        return replies.session_body(session)
+    session = record_progress_in_python(
+        session_token=session_token, email=email, name=name, demo_mode=demo_mode, step=step
+    )
+    return replies.session_body(session)
+
+
+def _record_progress_in_database(
+    *,
+    session_token: str,
+    email: str | None,
+    name: str | None,
+    demo_mode: bool | None,
+    step: StepUpdate | None,
+) -> dict[str, Any]:
+    """wp_record_progress (progress/db_functions.py), given what the Python rules decide: the
+    normalised email, the usable name, the step's names, the idle limit and the lifetime."""
+    step_params = [None, None, None, False, 0, None, None]
+    if step is not None:
+        step_params = [
+            step.step_number,
+            step.step_name or None,  # sent: it renames the row
+            step.step_name or step_title(step.step_number),  # a new row's name
+            bool(step.completed),
+            step.time_spent or 0,
+            step.code_submitted,
+            step.deployment_url,
+        ]
     params = [
         session_token,
         normalize_email(email) if email else None,
         usable_student_name(name) or None,
         demo_mode,
-        step.step_number if step else None,
-        (step.step_name or None) if step else None,
-        (step.step_name or step_title(step.step_number)) if step else None,
-        bool(step.completed) if step else False,
-        (step.time_spent or 0) if step else 0,
-        step.code_submitted if step else None,
-        step.deployment_url if step else None,
+        *step_params,
         activity.idle_limit(),
         session_lifetime(),
     ]
@@ -334,6 +354,7 @@ def record_progress(
             raise
         error, message = refusal
         raise error(message) from None
+    # The outbox rows it wrote are dispatched after the commit, as record_outbox's are.
     dispatch_outbox(result["outbox"])
     return result["reply"]
 
