@@ -8,13 +8,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.integrations.models import Topic
+from analytics.integrations.models import OutboxMessage, Topic
 from analytics.integrations.services import (
+    EVENT_TOPICS,
     OutboxEntry,
     outbox_entries_for_events,
+    queue_dispatch_after_commit,
     record_outbox,
 )
 from analytics.models import Event, EventType
+
+# For a writer that inserts events and their outbox rows in SQL (progress/db_functions.py).
+OUTBOX_TABLE = OutboxMessage._meta.db_table
+SESSION_COMPLETED_TOPIC = Topic.SESSION_COMPLETED.value
+
+
+def news_topics(event_types: Iterable[str]) -> dict[str, str]:
+    """The outbox topic of each of these event types the outside world hears about
+    (analytics.integrations.services.EVENT_TOPICS); the others are left out."""
+    return {str(t): EVENT_TOPICS[str(t)].value for t in event_types if str(t) in EVENT_TOPICS}
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,13 @@ def record_events(
     if notify:
         record_outbox([*outbox_entries_for_events(events), *also_notify])
     return rows
+
+
+def dispatch_outbox(message_ids: list[int]) -> None:
+    """Queue outbox rows a database function wrote with its events (progress.db_functions),
+    after the commit, as record_events does for its own."""
+    if message_ids:
+        queue_dispatch_after_commit(message_ids)
 
 
 def move_session_events(*, session_token: str, student_id: uuid.UUID) -> int:

@@ -11,20 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BigIntegerField, F, Value
 from django.db.models.functions import Cast, Coalesce, Least
 from django.utils import timezone
 
 from analytics.events import (
     NewEvent,
+    dispatch_outbox,
     move_session_events,
     record_event,
     record_events,
     session_completed_news,
 )
 from analytics.models import EVENT_STEP_KEY, EventType
-from progress import activity, selectors, totals
+from progress import activity, db_functions, replies, selectors, totals
 from progress.models import StepProgress, StudentCreator
 from workshop import services as workshop_services
 from workshop.crypto import SecretDecryptionError, decrypt_secret
@@ -36,7 +37,7 @@ from workshop.errors import (
     GoneError,
     NotFoundError,
 )
-from workshop.expiry import activity_changes
+from workshop.expiry import activity_changes, session_lifetime
 from workshop.expressions import SqlNow
 from workshop.models import Student, WorkshopSession, normalize_email
 from workshop.names import usable_student_name
@@ -55,6 +56,14 @@ class StepUpdate:
     time_spent: int = 0
     code_submitted: str | None = None
     deployment_url: str | None = None
+
+
+# wp_record_progress's refusals (its SQLSTATEs) as the API's errors: nothing was written.
+_REFUSALS = {
+    db_functions.SESSION_NOT_FOUND_STATE: (NotFoundError, SESSION_NOT_FOUND),
+    db_functions.SESSION_TAKEN_STATE: (ConflictError, SESSION_BELONGS_TO_ANOTHER_STUDENT),
+    db_functions.SESSION_CLOSED_STATE: (GoneError, SESSION_CLOSED),
+}
 
 
 @dataclass(frozen=True)
@@ -278,7 +287,6 @@ def _step_events(
     return events
 
 
-@transaction.atomic
 def record_progress(
     *,
     session_token: str,
@@ -286,9 +294,84 @@ def record_progress(
     name: str | None = None,
     demo_mode: bool | None = None,
     step: StepUpdate | None = None,
+) -> dict[str, Any]:
+    """The progress POST. Returns the session as written, as its token holder sees it
+    (progress.replies), read inside the write's transaction: a reply read after the commit
+    could fail and tell the client that a committed write did not happen.
+
+    On PostgreSQL one statement, the database function; elsewhere the Python rule."""
+    if connection.vendor == "postgresql":
+        return _record_progress_in_database(
+            session_token=session_token, email=email, name=name, demo_mode=demo_mode, step=step
+        )
+    session = record_progress_in_python(
+        session_token=session_token, email=email, name=name, demo_mode=demo_mode, step=step
+    )
+    return replies.session_body(session)
+
+
+def _record_progress_in_database(
+    *,
+    session_token: str,
+    email: str | None,
+    name: str | None,
+    demo_mode: bool | None,
+    step: StepUpdate | None,
+) -> dict[str, Any]:
+    """wp_record_progress (progress/db_functions.py), given what the Python rules decide: the
+    normalised email, the usable name, the step's names, the idle limit and the lifetime."""
+    step_params = [None, None, None, False, 0, None, None]
+    if step is not None:
+        step_params = [
+            step.step_number,
+            step.step_name or None,  # sent: it renames the row
+            step.step_name or step_title(step.step_number),  # a new row's name
+            bool(step.completed),
+            step.time_spent or 0,
+            step.code_submitted,
+            step.deployment_url,
+        ]
+    params = [
+        session_token,
+        normalize_email(email) if email else None,
+        usable_student_name(name) or None,
+        demo_mode,
+        *step_params,
+        activity.idle_limit(),
+        session_lifetime(),
+    ]
+    try:
+        if connection.in_atomic_block:
+            # Inside a caller's transaction a refusal must not abort it: a savepoint. Alone
+            # (autocommit, the API) the statement is its own transaction: no BEGIN/COMMIT.
+            with transaction.atomic():
+                result = db_functions.record_progress(params)
+        else:
+            result = db_functions.record_progress(params)
+    except DatabaseError as exc:
+        refusal = _REFUSALS.get(getattr(exc.__cause__, "sqlstate", None))
+        if refusal is None:
+            raise
+        error, message = refusal
+        raise error(message) from None
+    # The outbox rows it wrote are dispatched after the commit, as record_outbox's are.
+    dispatch_outbox(result["outbox"])
+    return result["reply"]
+
+
+@transaction.atomic
+def record_progress_in_python(
+    *,
+    session_token: str,
+    email: str | None = None,
+    name: str | None = None,
+    demo_mode: bool | None = None,
+    step: StepUpdate | None = None,
 ) -> WorkshopSession:
-    """The progress POST: find or create the student and session, apply one step update,
-    recalculate the session and write the events, all in one transaction.
+    """The progress POST's rule in Python, the SQLite implementation (on PostgreSQL the
+    database function progress.db_functions.wp_record_progress is; a test runs both on the
+    same cases): find or create the student and session, apply one step update, recalculate
+    the session and write the events, all in one transaction.
 
     Returns the session as written, with its student and steps (progress.selectors), read
     inside the transaction: a reply read after the commit could fail (the database going

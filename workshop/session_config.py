@@ -53,6 +53,12 @@ class ConfigField:
     def is_secret(self) -> bool:
         return self.kind is Kind.SECRET
 
+    @property
+    def reply_key(self) -> str:
+        """The field's key in a session reply: the secret itself is never shown, the reply
+        says whether one is set."""
+        return f"has_{self.column}" if self.is_secret else self.column
+
 
 C, D = Group.CONFIGURATION, Group.DEPLOYMENT
 # In the order the API, the reply and the admin show them.

@@ -156,9 +156,14 @@ def record_outbox(entries: Iterable[OutboxEntry]) -> list[OutboxMessage]:
         # ignore_conflicts gives no ids back: read the rows this call inserted.
         keys = [row.event_id for row in rows]
         created = list(OutboxMessage.objects.filter(event_id__in=keys))
-    ids = [row.pk for row in created]
-    transaction.on_commit(partial(_queue_all, "dispatch_message", ids))
+    queue_dispatch_after_commit([row.pk for row in created])
     return created
+
+
+def queue_dispatch_after_commit(message_ids: list[int]) -> None:
+    """Dispatch these outbox rows once the current transaction commits (at once in
+    autocommit): for writers that inserted them with their own SQL (progress.db_functions)."""
+    transaction.on_commit(partial(_queue_all, "dispatch_message", list(message_ids)))
 
 
 # ---------------------------------------------------------------------------------------

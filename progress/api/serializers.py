@@ -16,16 +16,15 @@ from django.conf import settings
 from django.core.validators import RegexValidator, URLValidator
 from rest_framework import serializers
 
-from progress import selectors
 from progress.api import messages
 from progress.api.tokens import TOKEN_PATTERN
 from progress.models import StepProgress
+from progress.replies import session_body
 from workshop.formatting import iso_z
 from workshop.models import (
     ANONYMOUS_EMAIL_DOMAIN,
     WorkshopSession,
     normalize_email,
-    stored_json,
 )
 from workshop.session_config import SESSION_CONFIG, ConfigField, Kind
 from workshop.steps import FIRST_STEP, LAST_STEP, StepMismatch, resolve_step, step_for_name
@@ -381,71 +380,6 @@ class DeploymentSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------------------------
 # Outputs
 # --------------------------------------------------------------------------------------------
-def step_entry(step: StepProgress) -> dict[str, Any]:
-    return {
-        "stepNumber": step.step_number,
-        "stepName": step.step_name,
-        "completed": bool(step.validation_passed),
-        "startedAt": iso_z(step.started_at),
-        "completedAt": iso_z(step.completed_at),
-        "timeSpent": step.time_spent or 0,
-        "attempts": step.attempts or 0,
-        "deploymentUrl": step.deployment_url,
-    }
-
-
-def _reply_name(field: ConfigField) -> str:
-    # The secret itself is never shown: the reply says whether one is set.
-    return f"has_{field.column}" if field.is_secret else field.column
-
-
-def _configuration_reply(session: WorkshopSession) -> dict[str, Any]:
-    reply: dict[str, Any] = {}
-    for field in SESSION_CONFIG:
-        value = getattr(session, field.column)
-        if field.is_secret:
-            value = bool(value)
-        elif field.kind is Kind.JSON_LIST:
-            value = stored_json(value, list)
-        elif field.kind is Kind.JSON_OBJECT:
-            value = stored_json(value, dict)
-        reply[_reply_name(field)] = value
-    return reply
-
-
-def session_body(session: WorkshopSession, *, instructor: bool = False) -> dict[str, Any]:
-    """A session as its token holder (or an instructor) sees it: snake_case columns, the
-    student, the steps in step order; never the API key (has_openai_api_key instead).
-
-    Anonymous students show no email. The student's id and name only where
-    selectors.reveals_student allows (an email is a claim, not a proof), or to instructors.
-    """
-    student = session.student
-    revealed = instructor or selectors.reveals_student(session)
-    body: dict[str, Any] = {"session_token": session.session_token}
-    body.update(
-        {
-            "student_id": str(student.student_id) if revealed else None,
-            "student_email": None if student.is_anonymous else student.student_email,
-            "student_name": student.student_name if revealed else None,
-            "started_at": iso_z(session.started_at),
-            "last_activity": iso_z(session.last_activity),
-            "expires_at": iso_z(session.expires_at),
-            "is_active": bool(session.is_active),
-            "demo_mode": bool(session.demo_mode),
-            "current_step": session.current_step or 0,
-            "total_time_spent": session.total_time_spent or 0,
-            "completion_rate": session.completion_rate or 0,
-            **_configuration_reply(session),
-            "bug_reports": stored_json(session.bug_reports, list),
-            "created_at": iso_z(session.created_at),
-            "updated_at": iso_z(session.updated_at),
-            "step_progress": [step_entry(step) for step in session.steps.all()],
-        }
-    )
-    return body
-
-
 def display_name(name: str | None) -> str | None:
     """The name a public share link shows: the first name and the last name's initial
     ("Ada L."); nothing for a missing name or one that looks like an email."""
@@ -563,7 +497,7 @@ class SessionSerializer(serializers.Serializer):
         for name, field in super().get_fields().items():
             fields[name] = field
             if name == "completion_rate":
-                fields.update({_reply_name(f): _configuration_output(f) for f in SESSION_CONFIG})
+                fields.update({f.reply_key: _configuration_output(f) for f in SESSION_CONFIG})
         return fields
 
     def to_representation(self, instance: WorkshopSession) -> dict[str, Any]:

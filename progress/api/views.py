@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from progress import selectors, services
+from progress import replies, selectors, services
 from progress.api import messages
 from progress.api.exceptions import error_body
 from progress.api.serializers import (
@@ -131,7 +131,7 @@ def _session_token(token: str) -> str:
 
 
 def _progress(session_token: str) -> dict:
-    return session_body(selectors.session_progress(session_token=session_token))
+    return replies.session_reply(session_token=session_token)
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class StudentProgressView(APIView):
                 code_submitted=data.get("codeSubmitted"),
                 deployment_url=data.get("deploymentUrl"),
             )
-        session = services.record_progress(
+        progress = services.record_progress(
             session_token=data["sessionToken"],
             email=data.get("studentEmail"),
             name=data.get("studentName"),
@@ -206,11 +206,7 @@ class StudentProgressView(APIView):
             step=step,
         )
         return Response(
-            {
-                "success": True,
-                "message": messages.PROGRESS_UPDATED,
-                "progress": session_body(session),
-            }
+            {"success": True, "message": messages.PROGRESS_UPDATED, "progress": progress}
         )
 
 

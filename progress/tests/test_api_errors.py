@@ -195,13 +195,27 @@ def test_api_calls_answer_503_while_the_database_is_down(api, monkeypatch, error
     assert not WorkshopSession.objects.filter(pk="ws_outage_1").exists()
 
 
+# The reply's read failing as a lost connection does (SQLSTATE 08006), in the database.
+FAILING_REPLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION wp_session_reply(p_session_token text) RETURNS json
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'server closed the connection unexpectedly' USING ERRCODE = '08006';
+END $$"""
+
+
 def test_a_post_whose_reply_cannot_be_read_writes_nothing(api, monkeypatch):
     def database_gone(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     # The database goes away between the writes and the reply's read: the client is told
-    # 503, so the writes must not have been committed either.
-    monkeypatch.setattr(selectors, "session_progress", database_gone)
+    # 503, so the writes must not have been committed either. On PostgreSQL the reply is
+    # read inside the write's function (the test's transaction undoes the replacement).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(FAILING_REPLY_FUNCTION)
+    else:
+        monkeypatch.setattr(selectors, "session_progress", database_gone)
 
     response = api.post(URL, {"sessionToken": "ws_outage_2", "stepNumber": 1}, format="json")
 

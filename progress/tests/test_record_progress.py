@@ -37,7 +37,7 @@ def step_row(session_token: str, number: int) -> StepProgress:
 
 
 def test_first_post_creates_student_session_and_step_with_events():
-    session = record_progress(
+    reply = record_progress(
         session_token=TOKEN,
         email="  Ada@Example.COM ",
         name="Ada",
@@ -46,7 +46,9 @@ def test_first_post_creates_student_session_and_step_with_events():
 
     student = Student.objects.get()
     assert (student.student_email, student.student_name) == ("ada@example.com", "Ada")
-    assert session.student_id == student.pk
+    assert WorkshopSession.objects.get(pk=TOKEN).student_id == student.pk
+    # This session created the student: its reply may say who the student is.
+    assert (reply["student_id"], reply["student_name"]) == (str(student.pk), "Ada")
     row = step_row(TOKEN, 3)
     assert (row.step_name, row.attempts, row.time_spent, row.validation_passed) == (
         "Services",
@@ -136,9 +138,11 @@ def test_post_sets_last_activity_and_demo_mode():
 
 
 def test_new_session_without_email_belongs_to_a_fresh_anonymous_student():
-    first = record_progress(session_token="ws_anon_one", name="Guest")
-    second = record_progress(session_token="ws_anon_two")
+    record_progress(session_token="ws_anon_one", name="Guest")
+    record_progress(session_token="ws_anon_two")
 
+    first = WorkshopSession.objects.get(pk="ws_anon_one")
+    second = WorkshopSession.objects.get(pk="ws_anon_two")
     assert first.student.is_anonymous
     assert first.student.student_email.endswith(f"@{ANONYMOUS_EMAIL_DOMAIN}")
     assert "ws_anon_one" not in first.student.student_email
@@ -148,8 +152,8 @@ def test_new_session_without_email_belongs_to_a_fresh_anonymous_student():
 
 
 def test_real_email_claims_anonymous_session_for_a_new_student():
-    session = record_progress(session_token=TOKEN, step=StepUpdate(step_number=1))
-    anonymous_id = session.student_id
+    record_progress(session_token=TOKEN, step=StepUpdate(step_number=1))
+    anonymous_id = WorkshopSession.objects.get(pk=TOKEN).student_id
 
     record_progress(session_token=TOKEN, email="Grace@Example.com", name="Grace")
 
@@ -162,8 +166,8 @@ def test_real_email_claims_anonymous_session_for_a_new_student():
 
 def test_real_email_of_existing_student_moves_session_steps_and_events():
     grace = StudentFactory(student_email="grace@example.com")
-    session = record_progress(session_token=TOKEN, step=StepUpdate(step_number=1))
-    anonymous_id = session.student_id
+    record_progress(session_token=TOKEN, step=StepUpdate(step_number=1))
+    anonymous_id = WorkshopSession.objects.get(pk=TOKEN).student_id
 
     record_progress(session_token=TOKEN, email="grace@example.com", step=StepUpdate(step_number=2))
 
@@ -213,7 +217,9 @@ def test_same_email_in_other_case_is_the_owner():
 
     reply = record_progress(session_token=session.pk, email=" OWNER@example.com", name="New")
 
-    assert reply.student_id == owner.pk
+    assert WorkshopSession.objects.get(pk=session.pk).student_id == owner.pk
+    # An email is a claim: this session did not create the student, the reply hides them.
+    assert (reply["student_email"], reply["student_id"]) == ("owner@example.com", None)
     owner.refresh_from_db()
     assert owner.student_name == name  # names are set at creation, never by a claim
 
