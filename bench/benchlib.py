@@ -62,6 +62,49 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# Older sessions for cost-growth runs: one student each, closed and expired a week ago, with
+# EXISTING_STEPS steps and one step_progress event per step. Made in SQL (generate_series) in
+# batches, far faster than seed_demo; the load's own pool of sessions is not among them.
+EXISTING_STEPS = 4
+_EXISTING_SQL = """
+WITH made AS (
+  INSERT INTO students (student_id, student_email, student_name)
+  SELECT gen_random_uuid(), 'existing-' || n || '@bench.example', 'Existing ' || n
+  FROM generate_series(%(first)s::int, %(last)s::int) AS n
+  RETURNING student_id, student_email
+), sessions_made AS (
+  INSERT INTO sessions (session_token, student_id, started_at, last_activity, expires_at,
+                        is_active, current_step, total_time_spent, completion_rate)
+  SELECT 'existing_' || split_part(split_part(student_email, '@', 1), '-', 2), student_id,
+         now() - interval '8 days', now() - interval '8 days', now() - interval '7 days',
+         false, %(steps)s::int, %(steps)s::int * 60, (200 * %(steps)s::int + 9) / 18
+  FROM made
+  RETURNING session_token, student_id
+), steps_made AS (
+  INSERT INTO step_progress (session_token, student_id, step_number, step_name, started_at,
+                             completed_at, time_spent, attempts, validation_passed)
+  SELECT session_token, student_id, step, 'Step ' || step, now() - interval '8 days',
+         now() - interval '8 days', 60, 1, true
+  FROM sessions_made CROSS JOIN generate_series(1, %(steps)s::int) AS step
+  RETURNING session_token, student_id, step_number
+)
+INSERT INTO events (student_id, session_token, event_type, event_data, created_at)
+SELECT student_id, session_token, 'step_progress',
+       jsonb_build_object('stepNumber', step_number, 'timeSpent', 60, 'completed', true,
+                          'attempts', 1), now() - interval '8 days'
+FROM steps_made
+"""
+
+
+def add_existing_sessions(url: str, count: int, *, batch: int = 100_000) -> None:
+    """Add `count` older sessions (with their students, steps and events) to the database."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for first in range(1, count + 1, batch):
+            last = min(first + batch - 1, count)
+            conn.execute(_EXISTING_SQL, {"first": first, "last": last, "steps": EXISTING_STEPS})
+        conn.execute("VACUUM ANALYZE")
+
+
 def setup_django(url: str) -> None:
     """Point Django at `url` and set it up; call once, before importing models."""
     os.environ["DATABASE_URL"] = url
