@@ -314,6 +314,9 @@ listen_addr = 127.0.0.1
 listen_port = {PGBOUNCER_PORT}
 unix_socket_dir =
 auth_type = any
+admin_users = {parts.username}
+log_connections = 0
+log_disconnections = 0
 pool_mode = transaction
 default_pool_size = 20
 max_client_conn = 200
@@ -322,7 +325,13 @@ logfile = {folder}/pgbouncer.log
 pidfile = {folder}/pgbouncer.pid
 """
         )
-        process = subprocess.Popen(["pgbouncer", str(config)])
+        command = ["pgbouncer", "--quiet", str(config)]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root: it drops to the postgres user, which must
+            # write its log and pid files.
+            shutil.chown(folder, user="postgres")
+            command += ["--user", "postgres"]
+        process = subprocess.Popen(command)
         through = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{PGBOUNCER_PORT}"))
         try:
             for _ in range(50):
@@ -330,6 +339,8 @@ pidfile = {folder}/pgbouncer.pid
                     psycopg.connect(through, connect_timeout=1).close()
                     break
                 except psycopg.OperationalError:
+                    if process.poll() is not None:
+                        raise SystemExit("pgbouncer exited at start") from None
                     time.sleep(0.1)
             else:
                 raise SystemExit("pgbouncer did not answer: " + config.read_text())
@@ -341,6 +352,20 @@ pidfile = {folder}/pgbouncer.pid
             warnings = [line for line in log_lines if " WARNING " in line or " ERROR " in line]
             if warnings:
                 log("pgbouncer warnings:\n" + "\n".join(warnings[-10:]))
+
+
+def bouncer_transactions(url: str) -> int:
+    """Transactions PgBouncer passed on to the database of `url` (its SHOW STATS)."""
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/pgbouncer"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        cursor = conn.execute("SHOW STATS")
+        columns = [column.name for column in cursor.description]
+        for row in cursor.fetchall():
+            stats = dict(zip(columns, row, strict=True))
+            if stats["database"] == parts.path.lstrip("/"):
+                return int(stats["total_xact_count"])
+    return 0
 
 
 def pgbouncer(args) -> Failures:
@@ -372,6 +397,11 @@ def pgbouncer(args) -> Failures:
             with ProgressLoad(bounced.url, clients=4) as load:
                 time.sleep(1 if args.smoke else 3)
             log(f"PgBouncer: checked load replies {dict(load.statuses)}")
+            transactions = bouncer_transactions(url)
+            log(f"PgBouncer: {transactions} transactions of the database went through it")
+            failures.check(
+                transactions >= load.statuses[200], "the app did not go through PgBouncer"
+            )
             failures.check(set(load.statuses) == {200}, f"statuses {dict(load.statuses)}")
             check_rows(args.database_url, load, failures)
     for (name, label), f in figures.items():
