@@ -15,7 +15,9 @@
 4. A second, labelled limit for POST: the statements one Django POST sends, captured
    (CaptureQueriesContext, BEGIN/COMMIT and savepoints included) and replayed by bare psycopg
    clients with the same concurrency and new/update mix.
-5. The budgets, on the medians of the rounds: POST and GET by token each >= 0.5 of the limit,
+5. Before the load, one deterministic workload is sent to both: the sessions, steps and
+   events it leaves must be the same (else the run fails: the limit would not be a limit).
+6. The budgets, on the medians of the rounds: POST and GET by token each >= 0.5 of the limit,
    zero non-2xx, p99 < 100 ms at 16 connections; PASS/FAIL each.
 
     .venv/bin/python bench/bench_api.py [--repeat 3] [--workers 4] [--threads 1]
@@ -48,7 +50,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import add_existing_sessions, commit
+from benchlib import add_existing_sessions, aggregates, commit, drive, workload
 from server import (
     LIMIT_APP,
     ROOT,
@@ -284,6 +286,20 @@ def side_by_side(servers: dict, scripts: dict, args, replay) -> list[dict]:
     return rounds
 
 
+def same_work(database_url: str, servers: dict) -> list[str]:
+    """The limit does the app's work: one deterministic workload sent to each leaves the same
+    sessions, steps and events (aggregates, benchlib). Returns the tables that differ."""
+    plan = workload(sessions=12, steps_each=6)
+    run = secrets.token_hex(3)
+    rows = {}
+    for which, server in servers.items():
+        statuses = drive(plan, [server.url], f"{which}{run}_")
+        if set(statuses) != {200}:
+            return [f"{which}: statuses {dict(statuses)}"]
+        rows[which] = aggregates(database_url, f"{which}{run}_")
+    return [table for table in rows[APP] if rows[APP][table] != rows[LIMIT][table]]
+
+
 def median_of(rounds: list[dict], scenario: str, which: str, key: str) -> float:
     return statistics.median(r[scenario][which][key] for r in rounds if which in r[scenario])
 
@@ -413,6 +429,8 @@ def main() -> int:
             name: write_script(Path(folder), template, tokens, students, args.new_share)
             for name, template in SCENARIOS
         }
+        differ = same_work(args.database_url, {APP: app, LIMIT: limit})
+        log("same rows from the app and the limit: " + (", ".join(differ) or "yes"))
         rounds = side_by_side({APP: app, LIMIT: limit}, scripts, args, replay)
         peaks = app.peak_rss_kib()
     checks = budgets(rounds, args.connections)
@@ -436,6 +454,10 @@ def main() -> int:
         "peak RSS per app worker (VmHWM): "
         + ", ".join(f"{kib / 1024:.0f} MiB" for kib in sorted(peaks.values()))
     )
+    print(
+        "the limit's work: the same sessions, steps and events as the app for one deterministic"
+        " workload: " + ("yes" if not differ else f"NO, differ: {', '.join(differ)}")
+    )
     for name, passed, figures in checks:
         print(f"{'PASS' if passed else 'FAIL'}  {name}: {figures}")
     if args.json:
@@ -444,6 +466,7 @@ def main() -> int:
                 {
                     "settings": {k: v for k, v in vars(args).items() if k != "json"},
                     "commit": commit(),
+                    "rows_differ": differ,
                     "rounds": rounds,
                     "budgets": [{"budget": n, "passed": p, "figures": f} for n, p, f in checks],
                     "peak_rss_kib": peaks,
@@ -454,8 +477,8 @@ def main() -> int:
     errors = sum(
         r[s][w]["non2xx"] + r[s][w].get("socket_errors", 0) for r in rounds for s in r for w in r[s]
     )
-    if errors:
-        print(f"FAILED: {errors} errors or non-2xx during the run", file=sys.stderr)
+    if errors or differ:
+        print(f"FAILED: {errors} errors or non-2xx; rows differ: {differ}", file=sys.stderr)
         return 1
     if args.strict and not all(passed for _, passed, _ in checks):
         return 1

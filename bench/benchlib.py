@@ -6,16 +6,23 @@ Scratch databases are always named wp_bench_*: the scripts create and drop only 
 """
 
 import os
+import random
 import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import request
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = "postgres://postgres@127.0.0.1:5432"
@@ -170,3 +177,74 @@ def write_doc_section(heading: str, section: str) -> Path:
     )
     path.write_text(text.rstrip("\n") + "\n")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# A deterministic progress workload, and the rows it leaves: two servers given the same plan
+# must leave the same rows (two app nodes against one; the limit app against the app).
+# --------------------------------------------------------------------------------------------
+PROGRESS = "/api/student-progress"
+
+
+def workload(sessions: int, steps_each: int, seed_value: int = 14) -> list[list[dict]]:
+    """Per session, its POST bodies in order; the same every time (tokens without prefix).
+    Time is always sent, so no POST is a heartbeat measured by the clock."""
+    rng = random.Random(seed_value)
+    plan = []
+    for n in range(sessions):
+        bodies = [{"studentEmail": f"node{n}@bench.example", "studentName": f"Node {n}"}]
+        bodies += [{} for _ in range(steps_each - 1)]
+        for body in bodies:
+            body.update(
+                stepNumber=rng.randint(1, 9),
+                timeSpent=rng.randint(1, 300),
+                completed=rng.random() < 0.3,
+            )
+        plan.append(bodies)
+    return plan
+
+
+def drive(plan: list[list[dict]], urls: list[str], prefix: str, *, clients: int = 4) -> Counter:
+    """Send the plan: each session's POSTs in order, the sessions spread over `clients`
+    threads, each POST to the next node in turn. Returns the statuses."""
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        mine = [(n, bodies) for n, bodies in enumerate(plan) if n % clients == index]
+        sent = index
+        for step in range(max(len(bodies) for _, bodies in mine)):
+            for n, bodies in mine:
+                body = dict(bodies[step], sessionToken=f"{prefix}{n:05d}")
+                if "studentEmail" in body:
+                    body["studentEmail"] = prefix + body["studentEmail"]
+                status, _ = request(urls[sent % len(urls)] + PROGRESS, method="POST", body=body)
+                sent += 1
+                with lock:
+                    statuses[status] += 1
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    return statuses
+
+
+def aggregates(database_url: str, prefix: str) -> dict[str, list]:
+    """Rows of the prefix's sessions, with the prefix cut off, in a stable order."""
+    cut = len(prefix) + 1
+    queries = {
+        "sessions": """
+            SELECT substr(s.session_token, %(cut)s), substr(u.student_email, %(cut)s),
+                   s.current_step, s.total_time_spent, s.completion_rate, s.is_active
+            FROM sessions s JOIN students u USING (student_id)
+            WHERE s.session_token LIKE %(like)s ORDER BY 1""",
+        "step_progress": """
+            SELECT substr(session_token, %(cut)s), step_number, step_name, attempts, time_spent,
+                   validation_passed, completed_at IS NOT NULL
+            FROM step_progress WHERE session_token LIKE %(like)s ORDER BY 1, 2""",
+        "events": """
+            SELECT substr(session_token, %(cut)s), event_type, event_data, count(*)
+            FROM events WHERE session_token LIKE %(like)s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    }
+    with psycopg.connect(database_url) as conn:
+        params = {"cut": cut, "like": prefix + "%"}
+        return {name: conn.execute(sql, params).fetchall() for name, sql in queries.items()}

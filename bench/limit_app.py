@@ -31,7 +31,7 @@ STEP_TITLES = [
     "ConversationRelay",
     "Prompt Engineering",
     "Tools & Functions",
-    "Deployment",
+    "Deploy",
 ]
 
 # The session as its token holder sees it (the fields of progress.api.serializers'

@@ -32,7 +32,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import run_wrk, seed, write_script
-from benchlib import commit
+from benchlib import aggregates, commit, drive, workload
 from resilience import Failures, ProgressLoad, check_rows
 from server import Gunicorn, log, production_env, request, running_gunicorn, scratch_database
 
@@ -62,70 +61,6 @@ def load_averages() -> str:
 # --------------------------------------------------------------------------------------------
 # a. The same rows as one node
 # --------------------------------------------------------------------------------------------
-def workload(sessions: int, steps_each: int, seed_value: int = 14) -> list[list[dict]]:
-    """Per session, its POST bodies in order; the same every time (tokens without prefix).
-    Time is always sent, so no POST is a heartbeat measured by the clock."""
-    rng = random.Random(seed_value)
-    plan = []
-    for n in range(sessions):
-        bodies = [{"studentEmail": f"node{n}@bench.example", "studentName": f"Node {n}"}]
-        bodies += [{} for _ in range(steps_each - 1)]
-        for body in bodies:
-            body.update(
-                stepNumber=rng.randint(1, 9),
-                timeSpent=rng.randint(1, 300),
-                completed=rng.random() < 0.3,
-            )
-        plan.append(bodies)
-    return plan
-
-
-def drive(plan: list[list[dict]], urls: list[str], prefix: str, *, clients: int = 4) -> Counter:
-    """Send the plan: each session's POSTs in order, the sessions spread over `clients`
-    threads, each POST to the next node in turn. Returns the statuses."""
-    statuses: Counter = Counter()
-    lock = threading.Lock()
-
-    def client(index: int) -> None:
-        mine = [(n, bodies) for n, bodies in enumerate(plan) if n % clients == index]
-        sent = index
-        for step in range(max(len(bodies) for _, bodies in mine)):
-            for n, bodies in mine:
-                body = dict(bodies[step], sessionToken=f"{prefix}{n:05d}")
-                if "studentEmail" in body:
-                    body["studentEmail"] = prefix + body["studentEmail"]
-                status, _ = request(urls[sent % len(urls)] + PROGRESS, method="POST", body=body)
-                sent += 1
-                with lock:
-                    statuses[status] += 1
-
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
-    return statuses
-
-
-def aggregates(database_url: str, prefix: str) -> dict[str, list]:
-    """Rows of the prefix's sessions, with the prefix cut off, in a stable order."""
-    cut = len(prefix) + 1
-    queries = {
-        "sessions": """
-            SELECT substr(s.session_token, %(cut)s), substr(u.student_email, %(cut)s),
-                   s.current_step, s.total_time_spent, s.completion_rate, s.is_active
-            FROM sessions s JOIN students u USING (student_id)
-            WHERE s.session_token LIKE %(like)s ORDER BY 1""",
-        "step_progress": """
-            SELECT substr(session_token, %(cut)s), step_number, step_name, attempts, time_spent,
-                   validation_passed, completed_at IS NOT NULL
-            FROM step_progress WHERE session_token LIKE %(like)s ORDER BY 1, 2""",
-        "events": """
-            SELECT substr(session_token, %(cut)s), event_type, event_data, count(*)
-            FROM events WHERE session_token LIKE %(like)s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-    }
-    with psycopg.connect(database_url) as conn:
-        params = {"cut": cut, "like": prefix + "%"}
-        return {name: conn.execute(sql, params).fetchall() for name, sql in queries.items()}
-
-
 def same_rows(database_url, one: Gunicorn, both: list[Gunicorn], failures, *, smoke) -> None:
     plan = workload(sessions=12 if smoke else 60, steps_each=4 if smoke else 10)
     run = f"{random.getrandbits(24):06x}"
