@@ -1,9 +1,10 @@
 """Load benchmark of the progress API under gunicorn, side by side with its limits (not a test).
 
 1. Recreates the scratch PostgreSQL database, migrates it, seeds `--students` demo students
-   (`seed_demo`) and, with `--existing-sessions N`, adds N older sessions with their steps and
-   events in bulk (SQL generate_series) to measure cost growth; the pool of writable sessions
-   and of students the load uses is read back.
+   (`seed_demo`), reopens `--pool` of their sessions for writing and, with
+   `--existing-sessions N`, adds N older sessions with their steps and events in bulk (SQL
+   generate_series) to measure cost growth; the pool of writable sessions and of students
+   the load uses is read back.
 2. Starts two gunicorns with the same settings (production env, `--workers` sync workers,
    CONN_MAX_AGE, Redis for the throttle's state, the anonymous throttle raised so it cannot
    distort the figures): the project (workshop.wsgi) and the limit, a bare psycopg WSGI app
@@ -21,7 +22,8 @@
    zero non-2xx, p99 < 100 ms at 16 connections; PASS/FAIL each.
 
     .venv/bin/python bench/bench_api.py [--repeat 3] [--workers 4] [--threads 1]
-        [--connections 16] [--duration 15] [--students 1000] [--existing-sessions 0]
+        [--connections 16] [--duration 15] [--students 3700] [--pool 5000]
+        [--existing-sessions 0]
         [--conn-max-age 60] [--json FILE] [--strict]
     .venv/bin/python bench/bench_api.py --smoke    # seconds; exits 1 on any error or non-2xx
 
@@ -73,10 +75,23 @@ SCENARIOS = (
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
-def seed(database_url: str, students: int) -> tuple[list[str], list[str]]:
+def seed(database_url: str, students: int, pool: int = 0) -> tuple[list[str], list[str]]:
+    """Seed the demo data; returns (the tokens of the writable pool, every student id).
+
+    seed_demo's sessions mostly expired hours ago (it replays a workshop's past); with `pool`,
+    the newest sessions are reopened (active, expiring in a day) until `pool` accept writes,
+    so the load is spread over that many sessions, as a real classroom's is."""
     env = production_env(database_url)
     manage("seed_demo", "--students", str(students), "--seed", "6", env=env)
     with psycopg.connect(database_url) as conn:
+        if pool:
+            conn.execute(
+                "UPDATE sessions SET is_active = true, expires_at = now() + interval '1 day'"
+                " WHERE session_token IN (SELECT session_token FROM sessions"
+                " ORDER BY (is_active AND expires_at > now() + interval '2 hours') DESC,"
+                " last_activity DESC LIMIT %s)",
+                [pool],
+            )
         # Sessions that accept writes for the whole run (active, expiring after it).
         tokens = [
             row[0]
@@ -381,7 +396,8 @@ def summary(rounds: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--students", type=int, default=3700)
+    parser.add_argument("--pool", type=int, default=5000, help="writable sessions the load uses")
     parser.add_argument("--existing-sessions", type=int, default=0, help="added in bulk")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help=">1 selects gthread workers")
@@ -395,14 +411,14 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny and quick, for CI")
     args = parser.parse_args()
     if args.smoke:
-        args.students, args.duration, args.connections, args.workers = 30, 1, 4, 2
+        args.students, args.pool, args.duration, args.connections, args.workers = 30, 40, 1, 4, 2
         args.repeat = 1
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
 
     log(f"scratch database {args.database_url}, {args.students} students")
     scratch_database(args.database_url)
-    tokens, students = seed(args.database_url, args.students)
+    tokens, students = seed(args.database_url, args.students, args.pool)
     if args.existing_sessions:
         log(f"adding {args.existing_sessions:,} existing sessions in bulk")
         add_existing_sessions(args.database_url, args.existing_sessions)
