@@ -354,20 +354,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["two-nodes", "pgbouncer"])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--students", type=int, default=3700)
+    parser.add_argument("--pool", type=int, default=5000, help="writable sessions of the load")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16, help="per node")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="tiny and quick, for CI")
     args = parser.parse_args()
     if args.smoke:
-        args.students, args.workers, args.connections, args.duration = 20, 2, 4, 1
+        args.students, args.pool, args.workers, args.connections, args.duration = 20, 40, 2, 4, 1
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     started = time.monotonic()
     scratch_database(args.database_url)
-    seed(args.database_url, args.students)
+    seed(args.database_url, args.students, args.pool)
     failures = two_nodes(args) if args.scenario == "two-nodes" else pgbouncer(args)
     verdict = "FAILED" if failures else "ok"
     print(f"{args.scenario}: {verdict} in {time.monotonic() - started:.0f} s")
