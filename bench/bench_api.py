@@ -1,10 +1,11 @@
 """Load benchmark of the progress API under gunicorn, side by side with its limits (not a test).
 
 1. Recreates the scratch PostgreSQL database, migrates it, seeds `--students` demo students
-   (`seed_demo`), reopens `--pool` of their sessions for writing and, with
-   `--existing-sessions N`, adds N older sessions with their steps and events in bulk (SQL
-   generate_series) to measure cost growth; the pool of writable sessions and of students
-   the load uses is read back.
+   (`seed_demo`) and reopens `--pool` of their sessions for writing; the pool of writable
+   sessions and of students the load uses is read back. With `--existing-sessions 1000,
+   100000,1000000` the whole measurement (3 to 5) is repeated at each size, the database
+   grown in between with older sessions, their steps and events, added in bulk (SQL
+   generate_series): cost growth.
 2. Starts two gunicorns with the same settings (production env, `--workers` sync workers,
    CONN_MAX_AGE, Redis for the throttle's state, the anonymous throttle raised so it cannot
    distort the figures): the project (workshop.wsgi) and the limit, a bare psycopg WSGI app
@@ -23,7 +24,7 @@
 
     .venv/bin/python bench/bench_api.py [--repeat 3] [--workers 4] [--threads 1]
         [--connections 16] [--duration 15] [--students 3700] [--pool 5000]
-        [--existing-sessions 0]
+        [--existing-sessions 0[,N...]]
         [--conn-max-age 60] [--json FILE] [--strict]
     .venv/bin/python bench/bench_api.py --smoke    # seconds; exits 1 on any error or non-2xx
 
@@ -393,12 +394,37 @@ def summary(rounds: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def growth_table(by_size: dict[int, list[dict]]) -> str:
+    heads = [f"{scenario} ({which})" for scenario, _ in SCENARIOS for which in (APP, LIMIT)]
+    lines = [
+        "| existing sessions | " + " | ".join(heads) + " | load before → after |",
+        "| ---: |" + " ---: |" * len(heads) + " --- |",
+    ]
+    for size, rounds in by_size.items():
+        cells = [
+            f"{median_of(rounds, scenario, which, 'rps'):.0f}"
+            for scenario, _ in SCENARIOS
+            for which in (APP, LIMIT)
+        ]
+        first, last = rounds[0]["POST progress"][APP], rounds[-1]["GET by student id"][LIMIT]
+        lines.append(
+            f"| {size:,} | " + " | ".join(cells) + f" | {first['load_before'][0]:.2f} →"
+            f" {last['load_after'][0]:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--students", type=int, default=3700)
     parser.add_argument("--pool", type=int, default=5000, help="writable sessions the load uses")
-    parser.add_argument("--existing-sessions", type=int, default=0, help="added in bulk")
+    parser.add_argument(
+        "--existing-sessions",
+        type=lambda text: sorted(int(n) for n in text.split(",")),
+        default=[0],
+        help="older sessions added in bulk; several sizes, comma-separated, for cost growth",
+    )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help=">1 selects gthread workers")
     parser.add_argument("--connections", type=int, default=16)
@@ -419,9 +445,6 @@ def main() -> int:
     log(f"scratch database {args.database_url}, {args.students} students")
     scratch_database(args.database_url)
     tokens, students = seed(args.database_url, args.students, args.pool)
-    if args.existing_sessions:
-        log(f"adding {args.existing_sessions:,} existing sessions in bulk")
-        add_existing_sessions(args.database_url, args.existing_sessions)
     statements = capture_post_statements(args.database_url, tokens)
 
     def replay() -> dict:
@@ -447,20 +470,32 @@ def main() -> int:
         }
         differ = same_work(args.database_url, {APP: app, LIMIT: limit})
         log("same rows from the app and the limit: " + (", ".join(differ) or "yes"))
-        rounds = side_by_side({APP: app, LIMIT: limit}, scripts, args, replay)
+        by_size: dict[int, list[dict]] = {}
+        for size in args.existing_sessions:
+            grown = max(by_size, default=0)
+            if size > grown:
+                log(f"adding {size - grown:,} existing sessions in bulk (to {size:,})")
+                add_existing_sessions(args.database_url, size - grown, start=grown + 1)
+            by_size[size] = side_by_side({APP: app, LIMIT: limit}, scripts, args, replay)
         peaks = app.peak_rss_kib()
+    rounds = by_size[args.existing_sessions[0]]
     checks = budgets(rounds, args.connections)
     print(
         f"gunicorn: {args.workers} workers x {args.threads} threads (both apps), CONN_MAX_AGE="
         f"{args.conn_max_age}; wrk 2 threads x {args.connections} connections, {args.duration}s"
         f" per run, {args.repeat} rounds; {args.students} students seeded ({len(tokens)} "
-        f"writable sessions), {args.existing_sessions:,} existing sessions added; "
-        f"{args.new_share:.0%} of POSTs open a new session; commit {commit()}"
+        f"writable sessions); {args.new_share:.0%} of POSTs open a new session;"
+        f" commit {commit()}"
     )
-    print(table(rounds))
-    print()
-    print("Medians of the rounds (ratio range in brackets):")
-    print(summary(rounds))
+    for size, size_rounds in by_size.items():
+        print(f"\nWith {size:,} existing sessions added:")
+        print(table(size_rounds))
+        print()
+        print("Medians of the rounds (ratio range in brackets):")
+        print(summary(size_rounds))
+    if len(by_size) > 1:
+        print("\nCost growth (medians, req/s):")
+        print(growth_table(by_size))
     print(
         f"replayed Django SQL per POST: {len(statements['new'])} statements (new session),"
         f" {len(statements['update'])} (update), BEGIN/COMMIT included; the limit: 2 statements"
@@ -474,6 +509,7 @@ def main() -> int:
         "the limit's work: the same sessions, steps and events as the app for one deterministic"
         " workload: " + ("yes" if not differ else f"NO, differ: {', '.join(differ)}")
     )
+    print(f"budgets, with {args.existing_sessions[0]:,} existing sessions:")
     for name, passed, figures in checks:
         print(f"{'PASS' if passed else 'FAIL'}  {name}: {figures}")
     if args.json:
@@ -483,7 +519,7 @@ def main() -> int:
                     "settings": {k: v for k, v in vars(args).items() if k != "json"},
                     "commit": commit(),
                     "rows_differ": differ,
-                    "rounds": rounds,
+                    "rounds_by_existing_sessions": by_size,
                     "budgets": [{"budget": n, "passed": p, "figures": f} for n, p, f in checks],
                     "peak_rss_kib": peaks,
                 },
@@ -491,7 +527,11 @@ def main() -> int:
             )
         )
     errors = sum(
-        r[s][w]["non2xx"] + r[s][w].get("socket_errors", 0) for r in rounds for s in r for w in r[s]
+        r[s][w]["non2xx"] + r[s][w].get("socket_errors", 0)
+        for size_rounds in by_size.values()
+        for r in size_rounds
+        for s in r
+        for w in r[s]
     )
     if errors or differ:
         print(f"FAILED: {errors} errors or non-2xx; rows differ: {differ}", file=sys.stderr)

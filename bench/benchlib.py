@@ -103,11 +103,12 @@ FROM steps_made
 """
 
 
-def add_existing_sessions(url: str, count: int, *, batch: int = 100_000) -> None:
-    """Add `count` older sessions (with their students, steps and events) to the database."""
+def add_existing_sessions(url: str, count: int, *, start: int = 1, batch: int = 100_000) -> None:
+    """Add `count` older sessions (with their students, steps and events) to the database,
+    numbered from `start` (to grow the same database in steps)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        for first in range(1, count + 1, batch):
-            last = min(first + batch - 1, count)
+        for first in range(start, start + count, batch):
+            last = min(first + batch - 1, start + count - 1)
             conn.execute(_EXISTING_SQL, {"first": first, "last": last, "steps": EXISTING_STEPS})
         conn.execute("VACUUM ANALYZE")
 
