@@ -43,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import run_wrk, seed, write_script
-from benchlib import aggregates, commit, drive, workload
+from benchlib import aggregates, commit, drive, load, workload
 from resilience import Failures, ProgressLoad, check_rows
 from server import Gunicorn, log, production_env, request, running_gunicorn, scratch_database
 
@@ -54,12 +54,8 @@ THROTTLE_LIMIT = 20
 LOAD = (("POST progress", "post_progress.lua"), ("GET by token", "get_token.lua"))
 
 
-def load_averages() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 # --------------------------------------------------------------------------------------------
-# a. The same rows as one node
+# a. The same rows as one node (the workload and its aggregates: benchlib)
 # --------------------------------------------------------------------------------------------
 def same_rows(database_url, one: Gunicorn, both: list[Gunicorn], failures, *, smoke) -> None:
     plan = workload(sessions=12 if smoke else 60, steps_each=4 if smoke else 10)
@@ -141,7 +137,7 @@ def throughput(urls_sets: dict[str, list[str]], scripts, *, connections, duratio
     figures: dict = {}
     for name, script in scripts.items():
         for label, urls in urls_sets.items():
-            before = load_averages()
+            before = load()
             with ThreadPoolExecutor(len(urls)) as pool:
                 runs = list(
                     pool.map(
@@ -155,7 +151,7 @@ def throughput(urls_sets: dict[str, list[str]], scripts, *, connections, duratio
                 "rps": sum(r["rps"] for r in runs),
                 "p99_ms": max(r["p99_us"] for r in runs) / 1000,
                 "errors": sum(r["non2xx"] + r["socket_errors"] for r in runs),
-                "load": f"{before} → {load_averages()}",
+                "load": f"{before} → {load()}",
             }
             log(f"{name} on {label}: {figures[name, label]}")
     return figures
