@@ -442,6 +442,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
 
+    started = time.monotonic()
     log(f"scratch database {args.database_url}, {args.students} students")
     scratch_database(args.database_url)
     tokens, students = seed(args.database_url, args.students, args.pool)
@@ -526,6 +527,7 @@ def main() -> int:
                 indent=2,
             )
         )
+    print(f"done in {time.monotonic() - started:.0f} s")
     errors = sum(
         r[s][w]["non2xx"] + r[s][w].get("socket_errors", 0)
         for size_rounds in by_size.values()
