@@ -45,7 +45,8 @@ test: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Every benchmark at a tiny size, to keep the scripts working (needs PostgreSQL and Redis on
-# 127.0.0.1, and wrk; each builds its own scratch database). Real runs: docs/benchmarks.md.
+# 127.0.0.1, wrk and pgbouncer; each builds its own scratch database).
+# Real runs: docs/benchmarks.md.
 bench-smoke: install-dev
 	$(PY) bench/bench_dashboards.py --smoke
 	$(PY) bench/bench_cleanup.py --smoke
@@ -54,6 +55,8 @@ bench-smoke: install-dev
 	$(PY) bench/bench_migrate_legacy.py --smoke --backup
 	$(PY) bench/bench_export_memory.py --smoke
 	$(PY) bench/bench_api.py --smoke
+	$(PY) bench/scaleout.py two-nodes --smoke
+	$(PY) bench/scaleout.py pgbouncer --smoke
 	$(PY) bench/resilience.py fuzz --smoke
 	$(PY) bench/resilience.py worker-kill --smoke
 	$(PY) bench/bench_webhooks.py --smoke

@@ -65,8 +65,9 @@ class Failures(list):
 class ProgressLoad:
     """Client threads POSTing step updates to their own sessions, recording every outcome."""
 
-    def __init__(self, url: str, *, clients: int, sessions_per_client: int = 3):
-        self.url = url
+    def __init__(self, url: str | list[str], *, clients: int, sessions_per_client: int = 3):
+        # Several URLs: app nodes sharing the database, each request to one of them at random.
+        self.urls = [url] if isinstance(url, str) else list(url)
         self.clients = clients
         run = f"{random.getrandbits(32):08x}"
         self.tokens = [
@@ -99,7 +100,10 @@ class ProgressLoad:
             started = time.monotonic()
             try:
                 status, _ = request(
-                    self.url + PROGRESS, method="POST", body=body, timeout=CLIENT_TIMEOUT
+                    rng.choice(self.urls) + PROGRESS,
+                    method="POST",
+                    body=body,
+                    timeout=CLIENT_TIMEOUT,
                 )
             except (OSError, http.client.HTTPException):
                 status = 0

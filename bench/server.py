@@ -29,6 +29,9 @@ HOST = "127.0.0.1"
 # Benchmarks must measure the app, not the throttle: one client on loopback sends thousands
 # of requests per second, far above the production default of 600/minute.
 UNTHROTTLED_RATE = "100000000/second"
+# The WSGI apps gunicorn can serve: the project, and the benchmark's bare psycopg limit.
+DJANGO_APP = "workshop.wsgi"
+LIMIT_APP = "limit_app:application"
 
 
 def admin_url(database_url: str) -> str:
@@ -121,19 +124,31 @@ def request(url: str, *, method: str = "GET", body=None, headers=None, timeout: 
 
 
 class Gunicorn:
-    def __init__(self, env: dict, *, workers: int, threads: int = 1, timeout: int = 30):
+    def __init__(
+        self,
+        env: dict,
+        *,
+        workers: int,
+        threads: int = 1,
+        timeout: int = 30,
+        app: str = DJANGO_APP,
+        port: int | None = None,
+    ):
         self.env = env
+        self.app = app
         self.workers = workers
         self.threads = threads
         self.timeout = timeout
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = [
             GUNICORN,
-            "workshop.wsgi",
+            self.app,
+            # bench/ on the path for the limit app; the project's root is the working folder.
+            f"--pythonpath={ROOT / 'bench'}",
             f"--bind={HOST}:{self.port}",
             f"--workers={self.workers}",
             f"--timeout={self.timeout}",

@@ -106,6 +106,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # subqueries estimate high: the stuck-students CSV spent 1.1 s compiling a 5 ms query.
         # Our queries are short, so JIT never pays (docs/benchmarks.md).
         _pg_options["options"] = "-c jit=off"
+    if env.bool("DATABASE_PGBOUNCER", default=False):
+        # Behind PgBouncer in transaction pooling (README, "Production"), two transactions of
+        # one Django connection may run on different server connections: nothing may outlive
+        # a transaction. No server-side cursors, no prepared statements (Django's default,
+        # forced here), no pool of Django's own (the bouncer is the pool), and no startup
+        # `options` (PgBouncer refuses them: turn JIT off for the database role instead).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _pg_options["prepare_threshold"] = None
+        _pg_options.pop("pool", None)
+        _pg_options.pop("options", None)
 # A streaming replica of that PostgreSQL (optional): the dashboards' read-only pages, their
 # CSV downloads and the public share-link read come from it; every write, the API's replies,
 # the admin and logins stay on the primary (workshop/replica.py). Same connection options.

@@ -80,3 +80,34 @@ def test_postgres_connections_run_without_jit():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+
+
+DATABASE_SETTINGS = (
+    "from django.conf import settings; d = settings.DATABASES['default']; "
+    "print(d.get('DISABLE_SERVER_SIDE_CURSORS', False), sorted(d['OPTIONS'].items()))"
+)
+
+
+def test_pgbouncer_mode_keeps_nothing_across_transactions():
+    """DATABASE_PGBOUNCER=true: the settings PgBouncer's transaction pooling needs."""
+    env = {
+        "DJANGO_DEBUG": "true",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:6432/workshop",
+        "DATABASE_PGBOUNCER": "true",
+    }
+
+    result = manage("shell", "-c", DATABASE_SETTINGS, env=env)
+
+    assert result.stdout.strip().splitlines()[-1] == (
+        "True [('connect_timeout', 5), ('prepare_threshold', None)]"
+    )
+
+
+def test_direct_postgres_connections_keep_server_side_cursors_and_jit_off():
+    env = {"DJANGO_DEBUG": "true", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/workshop"}
+
+    result = manage("shell", "-c", DATABASE_SETTINGS, env=env)
+
+    assert result.stdout.strip().splitlines()[-1] == (
+        "False [('connect_timeout', 5), ('options', '-c jit=off')]"
+    )
