@@ -186,13 +186,15 @@ def capture_post_statements(database_url: str, tokens: list[str]) -> dict[str, l
     connection.close()
     # Values the new-session replay must make fresh each time: token, email, student id.
     new_sql = "\n".join(captured["new"])
-    student_hex = re.search(r"'([0-9a-f]{32})'::uuid", new_sql).group(1)
+    # The ORM path (SQLite's rule, replayed on PostgreSQL) sends the new student's uuid; the
+    # PostgreSQL function makes it in the database, so its one statement has none.
+    student = re.search(r"'([0-9a-f]{32})'::uuid", new_sql)
     captured["new"] = [
-        sql.replace(f"{probe}@bench.example", "{email}")
-        .replace(probe, "{token}")
-        .replace(student_hex, "{student}")
+        sql.replace(f"{probe}@bench.example", "{email}").replace(probe, "{token}")
         for sql in captured["new"]
     ]
+    if student is not None:
+        captured["new"] = [sql.replace(student.group(1), "{student}") for sql in captured["new"]]
     captured["update"] = [sql.replace(tokens[0], "{token}") for sql in captured["update"]]
     return captured
 
