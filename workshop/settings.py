@@ -256,11 +256,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Anonymous calls per session token when they carry one, else per address (and a high
     # per-address ceiling for all of them); non-staff logins per user (docs/api.md).
-    "DEFAULT_THROTTLE_CLASSES": [
-        "progress.api.throttling.AnonymousClientThrottle",
-        "progress.api.throttling.ClientAddressThrottle",
-        "progress.api.throttling.NonStaffUserThrottle",
-    ],
+    # All three scopes in one throttle: one cache round trip per request (throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["progress.api.throttling.APIThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="600/minute"),
         "address": env.str("API_ADDRESS_THROTTLE_RATE", default="12000/minute"),
