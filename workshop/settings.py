@@ -61,13 +61,15 @@ MIDDLEWARE = [
     "workshop.chunked_body.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # workshop.lean_api: Django's and django-csp's own middleware, passed
+    # straight through by an /api/ call without a session cookie (it needs none of them).
+    "workshop.lean_api.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "workshop.lean_api.CsrfViewMiddleware",
+    "workshop.lean_api.AuthenticationMiddleware",
+    "workshop.lean_api.MessageMiddleware",
+    "workshop.lean_api.XFrameOptionsMiddleware",
+    "workshop.lean_api.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
