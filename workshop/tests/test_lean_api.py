@@ -3,6 +3,7 @@
 whole chain, CSRF check included."""
 
 import pytest
+from csp.middleware import CSPMiddleware
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -10,7 +11,6 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework.test import APIClient
 
-from csp.middleware import CSPMiddleware
 from progress.api import messages
 from progress.tests import frontend_requests as fe
 from workshop.lean_api import is_cookieless_api_call
