@@ -65,10 +65,10 @@ MIDDLEWARE = [
     # straight through by an /api/ call without a session cookie (it needs none of them).
     "workshop.lean_api.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "workshop.lean_api.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "workshop.lean_api.AuthenticationMiddleware",
     "workshop.lean_api.MessageMiddleware",
-    "workshop.lean_api.XFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "workshop.lean_api.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",

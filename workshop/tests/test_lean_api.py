@@ -1,19 +1,18 @@
-"""An /api/ call without a session cookie skips the browser-only middleware; everything else
-(the admin, the dashboards, the Swagger page, a logged-in instructor's API calls) keeps the
-whole chain, CSRF check included."""
+"""An /api/ call without a session cookie skips the browser-only middleware (sessions, auth,
+messages, CSP); everything else (the admin, the dashboards, the Swagger page, a logged-in
+instructor's API calls) keeps the whole chain, CSRF check included."""
 
 import pytest
 from csp.middleware import CSPMiddleware
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework.test import APIClient
 
 from progress.api import messages
 from progress.tests import frontend_requests as fe
-from workshop.lean_api import is_cookieless_api_call
+from workshop.lean_api import browser_only, is_cookieless_api_call
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +20,8 @@ URL = "/api/student-progress"
 CSRF_SECRET = "abcdefghijklmnopqrstuvwxyz012345"  # 32 characters, as Django makes them
 BROWSER_HOOKS = [
     (SessionMiddleware, "process_request"),
-    (CsrfViewMiddleware, "process_view"),
     (AuthenticationMiddleware, "process_request"),
     (MessageMiddleware, "process_request"),
-    (XFrameOptionsMiddleware, "process_response"),
     (CSPMiddleware, "process_response"),
 ]
 
@@ -52,12 +49,13 @@ def test_a_cookieless_api_call_skips_the_browser_middleware(hooks_run):
 
     assert response.status_code == 200
     assert hooks_run == []
-    # What a JSON reply keeps: SecurityMiddleware's headers; and no cookie is set.
+    # What a JSON reply keeps: SecurityMiddleware's headers and the frame header (Django's
+    # deploy checks want XFrameOptionsMiddleware by name); no CSP, and no cookie is set.
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
     assert "Content-Security-Policy" not in response
-    assert "X-Frame-Options" not in response
     assert not response.cookies
 
 
@@ -158,6 +156,11 @@ def test_an_api_call_without_a_session_cookie_is_anonymous_even_with_a_csrf_cook
     assert response.status_code == 401
     assert response.json()["error"] == messages.AUTHENTICATION_REQUIRED
     assert hooks_run == []
+
+
+def test_a_middleware_with_hooks_outside_call_is_refused():
+    with pytest.raises(TypeError, match="CsrfViewMiddleware"):
+        browser_only(CsrfViewMiddleware)
 
 
 @pytest.mark.parametrize(
