@@ -12,8 +12,8 @@ The counters are fixed windows: one integer per key and window (`<rate>` calls p
 `<period>`, the window aligned on the clock), incremented atomically. DRF's SimpleRateThrottle
 kept and pickled the whole list of call times in the window on every call, so its cost grew
 with traffic; here a call costs the same however busy the key is. With CACHE_URL=redis://...
-every scope of a request is counted in one Redis round trip (a pipeline of INCR + EXPIRE per
-key) and the counts are shared by all workers and app nodes; any other cache (the default
+every scope of a request is counted in one Redis round trip (one script: INCR + EXPIRE per
+key, atomic) and the counts are shared by all workers and app nodes; any other cache (the default
 local memory, per process) counts through Django's cache API.
 
 The client address trusts only NUM_PROXIES hops of X-Forwarded-For (DRF's rule). Rates are
@@ -23,10 +23,13 @@ read on every request, so an operator's setting and a test's override always app
 import hashlib
 import math
 import time
+import weakref
 from dataclasses import dataclass
 
+import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -57,19 +60,40 @@ def _is_staff(request: Request) -> bool:
     return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
+# Every window of the request in one command, atomic: INCR, and EXPIRE a period later (the key
+# names its window, so a period after its last call it is surely over).
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[i])
+end
+return counts
+"""
+_COUNT_SCRIPT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode()).hexdigest()
+# One redis-py client per cache object: Django's get_client() builds a new one on every call,
+# which cost more CPU than the counting itself.
+_clients: "weakref.WeakKeyDictionary[RedisCache, redis.Redis]" = weakref.WeakKeyDictionary()
+
+
+def _redis_counts(cache: RedisCache, keys: list[str], periods: list[int]) -> list[int]:
+    client = _clients.get(cache)
+    if client is None:
+        # Django's cache API has no pipeline or script: one round trip needs the client.
+        client = _clients[cache] = cache._cache.get_client(write=True)
+    keys = [cache.make_and_validate_key(key) for key in keys]
+    try:
+        counts = client.execute_command("EVALSHA", _COUNT_SCRIPT_SHA, len(keys), *keys, *periods)
+    except NoScriptError:  # the first call since Redis started: send the script itself
+        counts = client.execute_command("EVAL", _COUNT_SCRIPT, len(keys), *keys, *periods)
+    return [int(count) for count in counts]
+
+
 def count_calls(cache, windows: list[Window], now: float) -> list[int]:
     """Add this call to every window and return the counts, the call included."""
     keys = [f"{w.key}:{int(now // w.period)}" for w in windows]
     if isinstance(cache, RedisCache):
-        # Django's cache API has no pipeline: one round trip for all scopes needs the client.
-        client = cache._cache.get_client(write=True)
-        pipe = client.pipeline(transaction=False)
-        for key, window in zip(keys, windows, strict=True):
-            made = cache.make_and_validate_key(key)
-            pipe.incr(made)
-            # The key names its window, so expiring it a period after its last call is enough.
-            pipe.expire(made, window.period)
-        return [int(count) for count in pipe.execute()[::2]]
+        return _redis_counts(cache, keys, [w.period for w in windows])
     counts = []
     for key, window in zip(keys, windows, strict=True):
         cache.add(key, 0, window.period)

@@ -15,7 +15,7 @@ from redis.connection import AbstractConnection
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
-from progress.api import messages
+from progress.api import messages, throttling
 from progress.api.throttling import APIThrottle, parse_rate
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_two_workers_share_the_counts_in_redis(redis_cache, rates, clock):
 
 
 class RedisTraffic:
-    """Round trips (packed sends on a connection) and commands sent to Redis."""
+    """Round trips (packed sends on a connection) and the commands sent one by one."""
 
     def __init__(self) -> None:
         self.round_trips = 0
@@ -221,20 +221,13 @@ def redis_traffic(monkeypatch):
         "send_packed_command",
         traffic.record(AbstractConnection.send_packed_command),
     )
-    original_pack = AbstractConnection.pack_commands
+    original_send = AbstractConnection.send_command
 
-    def pack_commands(connection, commands):
-        traffic.commands += [str(args[0]) for args in commands]
-        return original_pack(connection, commands)
-
-    original_pack_one = AbstractConnection.pack_command
-
-    def pack_command(connection, *args):
+    def send_command(connection, *args, **kwargs):
         traffic.commands.append(str(args[0]))
-        return original_pack_one(connection, *args)
+        return original_send(connection, *args, **kwargs)
 
-    monkeypatch.setattr(AbstractConnection, "pack_commands", pack_commands)
-    monkeypatch.setattr(AbstractConnection, "pack_command", pack_command)
+    monkeypatch.setattr(AbstractConnection, "send_command", send_command)
     return traffic
 
 
@@ -257,8 +250,8 @@ def test_each_request_is_one_redis_round_trip_whatever_the_traffic(
         lookup(client)
     busy = _one_call_traffic(client, redis_traffic)
 
-    # Both scopes (the token's and the address's), one pipeline.
-    assert quiet == (1, ["EXPIRE", "EXPIRE", "INCRBY", "INCRBY"])
+    # Both scopes (the token's and the address's), one script call.
+    assert quiet == (1, ["EVALSHA"])
     assert busy == quiet
 
 
@@ -270,7 +263,36 @@ def test_a_logged_in_non_staff_user_is_one_command_pair(
     client.force_authenticate(django_user_model.objects.create_user(username="voice-runtime"))
     lookup(client)
 
-    assert _one_call_traffic(client, redis_traffic) == (1, ["EXPIRE", "INCRBY"])
+    assert _one_call_traffic(client, redis_traffic) == (1, ["EVALSHA"])
+
+
+def test_each_counter_expires_a_period_after_its_last_call(redis_cache, rates, clock):
+    rates(anon="100/minute", address="100/hour")
+    lookup(APIClient())
+
+    client = caches["default"]._cache.get_client()
+    ttls = {key.decode().split(":")[2]: client.ttl(key) for key in client.keys("*throttle_*")}
+
+    anon = next(key for key in ttls if key.startswith("throttle_anon_"))
+    assert ttls == {anon: 60, "throttle_address_127.0.0.1": 3600}
+
+
+def test_a_redis_without_the_script_is_sent_it(redis_cache, rates, clock, redis_traffic):
+    rates(anon="2/minute", address="100/minute")
+    client = APIClient()
+    lookup(client)
+    # As after a Redis restart: the script's digest names nothing Redis knows.
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(throttling, "_COUNT_SCRIPT_SHA", "0" * 40)
+    try:
+        redis_traffic.round_trips, redis_traffic.commands = 0, []
+        statuses = [lookup(client).status_code, lookup(client).status_code]
+    finally:
+        monkeypatch.undo()
+
+    assert statuses == [404, 429]
+    assert redis_traffic.round_trips == 4
+    assert redis_traffic.commands == ["EVALSHA", "EVAL", "EVALSHA", "EVAL"]
 
 
 def test_staff_cost_no_redis_call(redis_cache, rates, clock, redis_traffic, instructor):
