@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--new-share", type=float, default=0.2)
     parser.add_argument("--seed-students", type=int, default=300)
+    parser.add_argument("--top", type=int, default=0, help="also list the N costliest functions")
     args = parser.parse_args()
 
     scratch_database(args.database_url)
@@ -187,6 +188,8 @@ def main() -> None:
                 layer = layer_of(caller_file) if caller_file != "~" else "other (stdlib)"
                 by_layer[layer] = by_layer.get(layer, 0.0) + edge[2]
         total = sum(by_layer.values())
+        if args.top:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
         print(f"\n### {name}: {cpu_ms:.2f} ms CPU per request (without the profiler)\n")
         print("| layer | share | ms per request |")
         print("| --- | ---: | ---: |")
