@@ -18,6 +18,7 @@ from rest_framework import serializers
 from progress.api.serializers import (
     MAX_SHORT_TEXT,
     MAX_TEXT,
+    BugReportSerializer,
     JSONObjectField,
     SessionConfigurationSerializer,
     StrictCharField,
@@ -187,23 +188,40 @@ class PageURLField(WebURLField):
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-class FrontendBugReportSerializer(serializers.Serializer):
+# The spec's bug report (its fields, their limits, the whole report's BUG_REPORT_MAX_BYTES)
+# with the frontend's own step label and page URL, and its extra fields.
+class FrontendBugReportSerializer(BugReportSerializer):
     """POST /api/report-bug, as the frontend sends it; its email field and client clock are
     not kept."""
 
     sessionToken = _token_field(required=False, allow_null=True)
-    description = StrictCharField(max_length=MAX_TEXT)
     step = StepLabelField(required=False, allow_null=True)
-    errorMessage = _text()
-    expectedBehavior = _text()
-    actualBehavior = _text()
     userName = _text(MAX_SHORT_TEXT)
-    browserInfo = _text(1_000)
     pageUrl = PageURLField(required=False, allow_null=True)
     callDirection = _text(MAX_SHORT_TEXT)
     deploymentStatus = CappedJSONObjectField(
         max_bytes=MAX_CONTEXT_BYTES, required=False, allow_null=True
     )
+
+    # The order the fields had before they were shared: the OpenAPI document and the field
+    # order of an error reply stay as they were.
+    FIELD_ORDER = (
+        "sessionToken",
+        "description",
+        "step",
+        "errorMessage",
+        "expectedBehavior",
+        "actualBehavior",
+        "userName",
+        "browserInfo",
+        "pageUrl",
+        "callDirection",
+        "deploymentStatus",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {name: fields[name] for name in self.FIELD_ORDER}
 
     def report(self) -> dict[str, Any]:
         """The report as stored: the fields given, the reporter's name as reporterName."""

@@ -30,7 +30,13 @@ from progress.api.frontend_serializers import (
 )
 from progress.api.serializers import SessionCreateSerializer
 from progress.api.tokens import TOKEN_PATTERN
-from progress.api.views import COMMON_ERRORS, SESSION_WRITE_ERRORS, ErrorSerializer
+from progress.api.views import (
+    COMMON_ERRORS,
+    SESSION_WRITE_ERRORS,
+    ErrorSerializer,
+    start_session,
+    success,
+)
 from workshop.models import stored_json
 from workshop.steps import step_for_name
 
@@ -69,14 +75,7 @@ class GenerateSessionView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = SessionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        session = services.start_session(
-            student_email=body.validated_data.get("studentEmail"),
-            student_name=body.validated_data.get("studentName"),
-            demo_mode=body.validated_data["demoMode"],
-        )
-        return Response({"success": True, "sessionToken": session.session_token})
+        return success(sessionToken=start_session(request).session_token)
 
 
 class ConfigurationGetView(APIView):
@@ -95,7 +94,7 @@ class ConfigurationGetView(APIView):
         session = selectors.session_configuration(
             session_token=lookup.validated_data["sessionToken"]
         )
-        return Response({"success": True, "config": configuration_body(session)})
+        return success(config=configuration_body(session))
 
 
 def _save_configuration(request: Request) -> Response:
@@ -144,7 +143,7 @@ class ReportBugView(APIView):
         services.file_bug_report(
             session_token=body.validated_data.get("sessionToken"), report=body.report()
         )
-        return Response({"success": True, "message": messages.BUG_REPORT_RECEIVED})
+        return success(message=messages.BUG_REPORT_RECEIVED)
 
 
 class SubmitFeedbackView(APIView):
@@ -161,7 +160,7 @@ class SubmitFeedbackView(APIView):
             step_number=body.step_number(),
             feedback=body.feedback(),
         )
-        return Response({"success": True, "message": messages.FEEDBACK_RECEIVED})
+        return success(message=messages.FEEDBACK_RECEIVED)
 
 
 class SessionLogView(APIView):
@@ -183,7 +182,7 @@ class SessionLogView(APIView):
             step_number=step.number if step else None,
             data=data,
         )
-        return Response({"success": True, "message": messages.EVENT_LOGGED})
+        return success(message=messages.EVENT_LOGGED)
 
 
 class CanReadAISettings(BasePermission):

@@ -342,6 +342,9 @@ class SessionConfigurationSerializer(serializers.Serializer):
         return {self.COLUMNS[name]: value for name, value in self.validated_data.items()}
 
 
+# The frontend's report-bug extends it (frontend_serializers.FrontendBugReportSerializer): one
+# set of fields and limits for every bug report, whichever call brings it. (The docstrings are
+# the OpenAPI descriptions.)
 class BugReportSerializer(serializers.Serializer):
     """POST /api/sessions/<token>/bug-reports."""
 

@@ -8,56 +8,145 @@ traffic, so nobody can escape all limits by inventing a new token per request. L
 non-staff users (the voice runtime's service account, for one) have a rate of their own;
 staff are not throttled.
 
-DRF keys on the client address trusting only NUM_PROXIES hops of X-Forwarded-For. Rates are
-read on every request (DRF reads them once at import time), so an operator's setting and a
-test's override always apply. Counters live in the cache: CACHE_URL=redis://... shares them
-between workers.
+The counters are fixed windows: one integer per key and window (`<rate>` calls per
+`<period>`, the window aligned on the clock), incremented atomically. DRF's SimpleRateThrottle
+kept and pickled the whole list of call times in the window on every call, so its cost grew
+with traffic; here a call costs the same however busy the key is. With CACHE_URL=redis://...
+every scope of a request is counted in one Redis round trip (one script: INCR + EXPIRE per
+key, atomic) and the counts are shared by all workers and app nodes; any other cache (the default
+local memory, per process) counts through Django's cache API.
+
+The client address trusts only NUM_PROXIES hops of X-Forwarded-For (DRF's rule). Rates are
+read on every request, so an operator's setting and a test's override always apply.
 """
 
 import hashlib
+import math
+import time
+import weakref
+from dataclasses import dataclass
 
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from progress.api.tokens import request_session_token
 
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-class _RatesFromSettings:
-    scope: str
 
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """ "600/minute" -> (600, 60), as DRF reads a rate; None for a scope without one."""
+    if rate is None:
+        return None
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period[0]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One scope's counter for this request: its key, limit and period in seconds."""
+
+    key: str
+    limit: int
+    period: int
 
 
 def _is_staff(request: Request) -> bool:
     return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
-class AnonymousClientThrottle(_RatesFromSettings, AnonRateThrottle):
-    """Anonymous calls: counted per session token when they carry one, else per address."""
+# Every window of the request in one command, atomic: INCR, and EXPIRE a period later (the key
+# names its window, so a period after its last call it is surely over).
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[i])
+end
+return counts
+"""
+_COUNT_SCRIPT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode()).hexdigest()
+# One redis-py client per cache object: Django's get_client() builds a new one on every call,
+# which cost more CPU than the counting itself.
+_clients: "weakref.WeakKeyDictionary[RedisCache, redis.Redis]" = weakref.WeakKeyDictionary()
 
-    def get_cache_key(self, request: Request, view) -> str | None:
+
+def _redis_counts(cache: RedisCache, keys: list[str], periods: list[int]) -> list[int]:
+    client = _clients.get(cache)
+    if client is None:
+        # Django's cache API has no pipeline or script: one round trip needs the client.
+        client = _clients[cache] = cache._cache.get_client(write=True)
+    keys = [cache.make_and_validate_key(key) for key in keys]
+    try:
+        counts = client.execute_command("EVALSHA", _COUNT_SCRIPT_SHA, len(keys), *keys, *periods)
+    except NoScriptError:  # the first call since Redis started: send the script itself
+        counts = client.execute_command("EVAL", _COUNT_SCRIPT, len(keys), *keys, *periods)
+    return [int(count) for count in counts]
+
+
+def count_calls(cache, windows: list[Window], now: float) -> list[int]:
+    """Add this call to every window and return the counts, the call included."""
+    keys = [f"{w.key}:{int(now // w.period)}" for w in windows]
+    if isinstance(cache, RedisCache):
+        return _redis_counts(cache, keys, [w.period for w in windows])
+    counts = []
+    for key, window in zip(keys, windows, strict=True):
+        cache.add(key, 0, window.period)
+        try:
+            counts.append(cache.incr(key))
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, window.period)
+            counts.append(1)
+    return counts
+
+
+class APIThrottle(BaseThrottle):
+    """The three scopes ("anon", "address", "user" in DEFAULT_THROTTLE_RATES) of one request,
+    counted together; a scope without a rate is not applied."""
+
+    # Tests give two instances two cache connections, as two workers have.
+    cache = None
+    timer = time.time
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def windows(self, request: Request, view) -> list[Window]:
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        scopes: list[tuple[str, str]] = []
         if request.user and request.user.is_authenticated:
-            return None
-        token = request_session_token(request, view)
-        if token is None:
-            return super().get_cache_key(request, view)
-        # The token is a credential: the cache key holds its digest, never the token.
-        ident = "token-" + hashlib.sha256(token.encode()).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            if not _is_staff(request):
+                scopes.append(("user", str(request.user.pk)))
+        else:
+            address = self.get_ident(request)
+            token = request_session_token(request, view)
+            # The token is a credential: the key holds its digest, never the token.
+            ident = "token-" + hashlib.sha256(token.encode()).hexdigest() if token else address
+            scopes += [("anon", ident), ("address", address)]
+        windows = []
+        for scope, ident in scopes:
+            parsed = parse_rate(rates.get(scope))
+            if parsed is not None:
+                windows.append(Window(f"throttle_{scope}_{ident}", *parsed))
+        return windows
 
+    def allow_request(self, request: Request, view) -> bool:
+        windows = self.windows(request, view)
+        if not windows:
+            return True
+        now = self.timer()
+        counts = count_calls(self.cache or caches["default"], windows, now)
+        over = [w for w, count in zip(windows, counts, strict=True) if count > w.limit]
+        if not over:
+            return True
+        # Until the longest of the exceeded windows ends.
+        self._wait = max(w.period - (now % w.period) for w in over)
+        return False
 
-class ClientAddressThrottle(_RatesFromSettings, AnonRateThrottle):
-    """Every anonymous call, token or not: a per-address ceiling far above a classroom."""
-
-    scope = "address"
-
-
-class NonStaffUserThrottle(_RatesFromSettings, UserRateThrottle):
-    """Logged-in users who are not staff: counted per user."""
-
-    def get_cache_key(self, request: Request, view) -> str | None:
-        if not (request.user and request.user.is_authenticated) or _is_staff(request):
-            return None
-        return super().get_cache_key(request, view)
+    def wait(self) -> float | None:
+        return math.ceil(self._wait) if self._wait is not None else None

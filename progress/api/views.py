@@ -35,6 +35,7 @@ from progress.api.serializers import (
 )
 from progress.api.tokens import TOKEN_PATTERN, is_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
+from workshop.models import WorkshopSession
 from workshop.replica import reads_from_replica
 
 # --------------------------------------------------------------------------------------------
@@ -134,6 +135,30 @@ def _progress(session_token: str) -> dict:
     return replies.session_reply(session_token=session_token)
 
 
+# Parse, call, reply: the spec's views and the frontend's adapters (frontend_views) share these,
+# so a call that exists in both shapes parses and answers the same way.
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """The data checked by the call's one serializer; its errors are the 400 reply."""
+    body = serializer_class(data=data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+def success(status_code: int = status.HTTP_200_OK, **fields) -> Response:
+    """`{"success": true, ...fields}`."""
+    return Response({"success": True, **fields}, status=status_code)
+
+
+def start_session(request: Request) -> WorkshopSession:
+    """sessions_create and the frontend's generate-session: the same body, the same service."""
+    data = validated(SessionCreateSerializer, request.data)
+    return services.start_session(
+        student_email=data.get("studentEmail"),
+        student_name=data.get("studentName"),
+        demo_mode=data["demoMode"],
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Views
 # --------------------------------------------------------------------------------------------
@@ -217,23 +242,12 @@ class SessionsView(APIView):
         responses={201: SessionCreatedReply, **COMMON_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        body = SessionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        session = services.start_session(
-            student_email=body.validated_data.get("studentEmail"),
-            student_name=body.validated_data.get("studentName"),
-            demo_mode=body.validated_data["demoMode"],
-        )
-        return Response(
-            {
-                "success": True,
-                "sessionToken": session.session_token,
-                "studentId": (
-                    str(session.student_id) if selectors.reveals_student(session) else None
-                ),
-                "expiresAt": serializers.DateTimeField().to_representation(session.expires_at),
-            },
-            status=status.HTTP_201_CREATED,
+        session = start_session(request)
+        return success(
+            status.HTTP_201_CREATED,
+            sessionToken=session.session_token,
+            studentId=str(session.student_id) if selectors.reveals_student(session) else None,
+            expiresAt=serializers.DateTimeField().to_representation(session.expires_at),
         )
 
 
@@ -261,10 +275,9 @@ class BugReportsView(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         token = _session_token(token)
-        body = BugReportSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        entry = services.report_bug(session_token=token, report=body.validated_data)
-        return Response({"success": True, "bugReport": entry}, status=status.HTTP_201_CREATED)
+        report = validated(BugReportSerializer, request.data)
+        entry = services.report_bug(session_token=token, report=report)
+        return success(status.HTTP_201_CREATED, bugReport=entry)
 
 
 class DeploymentsView(APIView):

@@ -143,3 +143,47 @@ def test_the_student_page_reads_only_the_bug_reports_it_shows(
     assert response.status_code == 200
     assert response.content.decode().count("x" * 4000) == 20
     assert selected_large_columns(queries.captured_queries) == {"bug_reports"}
+
+
+# --- one field set for both calls: the spec's bug-reports and the frontend's report-bug ---------
+def frontend_report(api, session, **body):
+    body = {"sessionToken": session.pk, "description": "It broke", **body}
+    return api.post("/api/report-bug", body, format="json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"description": None},
+        {"description": ""},
+        {"description": 5},
+        {"description": "x" * 5_001},
+        {"errorMessage": "x" * 5_001},
+        {"expectedBehavior": ["a list"]},
+        {"actualBehavior": "x" * 5_001},
+        {"browserInfo": "x" * 1_001},
+        {"pageUrl": "javascript:alert(1)"},
+        {"pageUrl": 7},
+    ],
+)
+def test_both_calls_give_the_same_messages_for_the_same_fields(api, body):
+    session = WorkshopSessionFactory(bug_reports=[])
+
+    spec = report(api, session, **body)
+    frontend = frontend_report(api, session, **body)
+
+    assert (spec.status_code, frontend.status_code) == (400, 400)
+    assert spec.json() == frontend.json()
+    assert WorkshopSession.objects.get(pk=session.pk).bug_reports == []
+
+
+def test_the_frontends_report_has_the_same_size_limit(api, settings):
+    settings.BUG_REPORT_MAX_BYTES = 1000
+    session = WorkshopSessionFactory(bug_reports=[])
+
+    response = frontend_report(api, session, description="d" * 300, actualBehavior="a" * 900)
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["actualBehavior"]
+    assert "at most 1000 bytes are kept" in response.json()["fields"]["actualBehavior"][0]
+    assert WorkshopSession.objects.get(pk=session.pk).bug_reports == []
