@@ -323,6 +323,9 @@ if not (_cleanup_hour.isdigit() and _cleanup_minute.isdigit()):
     raise ImproperlyConfigured("CLEANUP_TIME must be HH:MM (UTC), e.g. 03:15.")
 # Seconds between sweeps for what the broker did not get (an outage at commit time).
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
+# After a failed publish, seconds during which nothing is published (the sweep sends those
+# rows): a request with news does not wait for a broker that is down every time.
+OUTBOX_PUBLISH_PAUSE_SECONDS = env.float("OUTBOX_PUBLISH_PAUSE_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "cleanup-sessions": {
         "task": "workshop.tasks.cleanup_expired_sessions",
