@@ -116,6 +116,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -138,6 +139,7 @@ KEEPALIVE_IDLE_SECONDS = 4.0
 POOL_SIZE = 16
 # Replies are read whole so the connection can carry the next request; longer ones close it.
 MAX_REPLY_BYTES = 64 * 1024
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 # What a reused connection that the receiver closed in the meantime raises on its next request.
 _STALE_ERRORS = (
     http.client.RemoteDisconnected,
@@ -257,6 +259,11 @@ class Sender:
     def _exchange(self, pooled: _Pooled, body: bytes, headers: dict[str, str]):
         connection = pooled.connection
         connection.request("POST", self.path, body=body, headers=headers)
+        if _QUICKACK is not None and connection.sock is not None:
+            # A receiver that writes its reply's headers and body in two segments without
+            # TCP_NODELAY (Python's http.server does) waits for our ACK of the first, which
+            # Linux delays 40 ms on a kept-alive connection: acknowledge at once instead.
+            connection.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         response = connection.getresponse()
         data = response.read(MAX_REPLY_BYTES)
         reusable = response.isclosed() and not response.will_close
