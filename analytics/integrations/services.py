@@ -276,8 +276,8 @@ def _claim(model, *, pk: int, statuses: list[str], lease: dt.timedelta, related:
 # connection, then recorded in one transaction.
 WEBHOOK_BATCH = 50
 # A batch task stops claiming after this long and queues a successor, so one busy endpoint
-# does not hold a worker process for ever.
-WEBHOOK_TASK_SECONDS = 30
+# does not hold a worker process for ever (nor a warm shutdown long).
+WEBHOOK_TASK_SECONDS = 10
 
 
 @dataclass
