@@ -346,6 +346,9 @@ if not (_cleanup_hour.isdigit() and _cleanup_minute.isdigit()):
     raise ImproperlyConfigured("CLEANUP_TIME must be HH:MM (UTC), e.g. 03:15.")
 # Seconds between sweeps for what the broker did not get (an outage at commit time).
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
+# After a failed publish, seconds during which nothing is published (the sweep sends those
+# rows): a request with news does not wait for a broker that is down every time.
+OUTBOX_PUBLISH_PAUSE_SECONDS = env.float("OUTBOX_PUBLISH_PAUSE_SECONDS", default=10.0)
 # Events retention (analytics/retention.py), off unless EVENTS_RETENTION_DAYS is set: daily,
 # 45 minutes after the cleanup, events older than that many days leave the events table,
 # appended to EVENTS_ARCHIVE_DIR/events-<date>.jsonl.gz (or deleted when no directory is set).

@@ -1,12 +1,14 @@
 """Writes of the integrations: the outbox, its dispatch, webhook deliveries and e-mail.
 
 The flow (docs/webhooks.md, "How delivery works"):
-1. `record_outbox` inserts the messages in the caller's transaction (one INSERT) and queues
-   their dispatch for after the commit, passing only row ids to the broker.
+1. `record_outbox` inserts the messages in the caller's transaction (one INSERT) and, after
+   the commit, `queue_outbox_ids` publishes their ids to the broker in one message.
 2. `dispatch_message` claims a message once, builds its webhook body and creates one delivery
-   per subscribed endpoint and one e-mail per instructor who wants it; each is queued.
-3. `deliver_webhook` / `send_email` claim their row (a status transition that only one
-   worker wins), do the network call, record the outcome and say when to retry.
+   per subscribed endpoint and one e-mail per instructor who wants it; it queues one batch
+   per endpoint and one task per e-mail.
+3. `deliver_endpoint` claims a batch of an endpoint's due deliveries (a status transition
+   that only one worker wins per row), POSTs them over one kept-alive connection, records
+   the attempts in bulk and says when to retry; `send_email` does the same for one e-mail.
 4. `sweep` (beat) queues whatever the broker never got: outbox rows never dispatched,
    deliveries and e-mail due but not queued, work of a worker that died mid-attempt.
 """
@@ -114,20 +116,62 @@ def backoff_seconds(attempt: int) -> int:
 # ---------------------------------------------------------------------------------------
 # Queueing (the broker gets row ids only, never a secret)
 # ---------------------------------------------------------------------------------------
-def _queue(task_name: str, row_id: int, countdown: int | None = None) -> bool:
-    """Hand one row to the broker. A broker that is down is logged, not raised: the row is in
-    the database and the sweep queues it later; the request that wrote it has succeeded."""
+# After a publish failed, publishing is skipped until this monotonic time: a request with
+# news then costs nothing more than its INSERT while the broker is down (the sweep sends
+# the rows later), instead of waiting for the publish retries each time.
+_broker_down_until = 0.0
+
+
+def broker_paused() -> bool:
+    return time.monotonic() < _broker_down_until
+
+
+def _publish(task_name: str, args: tuple, countdown: int | None = None) -> bool:
+    """Hand one task to the broker. A broker that is down is logged, not raised: the rows
+    are in the database and the sweep queues them later; the caller has succeeded."""
+    global _broker_down_until
     from analytics.integrations import tasks
 
-    task = getattr(tasks, task_name)
+    if broker_paused():
+        return False
     try:
-        task.apply_async((row_id,), countdown=countdown)
+        getattr(tasks, task_name).apply_async(args, countdown=countdown)
     except Exception as exc:  # kombu raises several types for an unreachable broker
         if settings.CELERY_TASK_ALWAYS_EAGER and settings.CELERY_TASK_EAGER_PROPAGATES:
             raise
-        logger.warning("could not queue %s(%s), the sweep will: %s", task_name, row_id, exc)
+        _broker_down_until = time.monotonic() + settings.OUTBOX_PUBLISH_PAUSE_SECONDS
+        logger.warning(
+            "could not queue %s%s, the sweep will; not publishing for %s s: %s",
+            task_name,
+            args,
+            settings.OUTBOX_PUBLISH_PAUSE_SECONDS,
+            exc,
+        )
         return False
     return True
+
+
+def _queue(task_name: str, row_id: int, countdown: int | None = None) -> bool:
+    return _publish(task_name, (row_id,), countdown)
+
+
+def end_publish_pause() -> None:
+    """Try the broker again at the next publish (the sweep does, each time it runs)."""
+    global _broker_down_until
+    _broker_down_until = 0.0
+
+
+def queue_outbox_ids(ids: Iterable[int]) -> bool:
+    """Queue the dispatch of committed outbox rows: one broker message for all of them.
+    Call it after the commit (record_outbox does, through on_commit; a writer that inserts
+    outbox rows itself, e.g. in a database function, calls it with the returned ids)."""
+    ids = [int(pk) for pk in ids]
+    return bool(ids) and _publish("dispatch_messages", (ids,))
+
+
+def queue_endpoint_batches(endpoint_ids: Iterable[int], countdown: int | None = None) -> int:
+    """One batch task per endpoint: it delivers whatever of the endpoint's is due."""
+    return sum(_publish("deliver_webhooks", (pk,), countdown) for pk in sorted(set(endpoint_ids)))
 
 
 def _queue_all(task_name: str, row_ids: list[int]) -> None:
@@ -163,7 +207,7 @@ def record_outbox(entries: Iterable[OutboxEntry]) -> list[OutboxMessage]:
 def queue_dispatch_after_commit(message_ids: list[int]) -> None:
     """Dispatch these outbox rows once the current transaction commits (at once in
     autocommit): for writers that inserted them with their own SQL (progress.db_functions)."""
-    transaction.on_commit(partial(_queue_all, "dispatch_message", list(message_ids)))
+    transaction.on_commit(partial(queue_outbox_ids, list(message_ids)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,7 +234,7 @@ def dispatch_message(*, message_id: int) -> bool:
         if endpoints:
             message.body = build_body(message)
             message.save(update_fields=["body"])
-        deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery.objects.bulk_create(
             WebhookDelivery(message=message, endpoint=endpoint, next_attempt_at=now)
             for endpoint in endpoints
         )
@@ -202,9 +246,9 @@ def dispatch_message(*, message_id: int) -> bool:
                 EmailNotification(message=message, kind=kind, recipient=address)
                 for address in recipients
             )
-        delivery_ids = [row.pk for row in deliveries]
+        endpoint_ids = [endpoint.pk for endpoint in endpoints]
         email_ids = [row.pk for row in emails]
-        transaction.on_commit(partial(_queue_all, "deliver_webhook", delivery_ids))
+        transaction.on_commit(partial(queue_endpoint_batches, endpoint_ids))
         transaction.on_commit(partial(_queue_all, "send_email", email_ids))
     return True
 
@@ -234,68 +278,175 @@ def _claim(model, *, pk: int, statuses: list[str], lease: dt.timedelta, related:
         return model.objects.select_related(*related).get(pk=pk) if claimed else None
 
 
-def deliver_webhook(*, delivery_id: int) -> int | None:
-    """One attempt of one delivery. Returns the seconds until the next attempt when it failed
-    and may be retried, else None (delivered, given up, or not this caller's to do)."""
-    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-    lease = dt.timedelta(seconds=timeout + 60)
-    delivery = _claim(
-        WebhookDelivery,
-        pk=delivery_id,
-        statuses=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
-        lease=lease,
-        related=["message", "endpoint"],
-    )
-    if delivery is None:
-        return None
-    endpoint, message = delivery.endpoint, delivery.message
-    started = timezone.now()
-    if not endpoint.is_active:
-        result = webhooks.PostResult(None, 0, "endpoint disabled", "")
-    else:
-        body = message.body.encode()
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": webhooks.USER_AGENT,
-            webhooks.SIGNATURE_HEADER: webhooks.sign(
-                secret=endpoint.signing_secret(), timestamp=timestamp, body=body
-            ),
-            "Workshop-Event-Id": str(message.event_id),
-            "Workshop-Event-Type": message.topic,
-            "Workshop-Delivery-Id": str(delivery.pk),
-        }
-        result = webhooks.post(url=endpoint.url, body=body, headers=headers, timeout=timeout)
-    changes: dict[str, Any] = {"last_status_code": result.status_code, "locked_until": None}
-    delay = None
-    if result.succeeded:
-        changes.update(status=DeliveryStatus.SUCCEEDED, delivered_at=timezone.now())
-    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or not endpoint.is_active:
-        changes["status"] = DeliveryStatus.FAILED
-    else:
-        delay = backoff_seconds(delivery.attempts)
-        changes.update(
-            status=DeliveryStatus.RETRYING,
-            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
-        )
+# Deliveries claimed together: their attempts are sent one after the other on one
+# connection, then recorded in one transaction.
+WEBHOOK_BATCH = 50
+# A batch task stops claiming after this long and queues a successor, so one busy endpoint
+# does not hold a worker process for ever (nor a warm shutdown long).
+WEBHOOK_TASK_SECONDS = 10
+
+
+@dataclass
+class BatchRun:
+    delivered: int = 0
+    attempted: int = 0
+    # Countdowns (seconds) after which failed deliveries of the endpoint are due again.
+    retry_delays: set[int] = field(default_factory=set)
+    # Stopped at the time limit with deliveries possibly still due.
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    pk: int
+    attempts: int
+    event_id: uuid.UUID
+    topic: str
+    body: str
+
+
+def _claim_batch(
+    *, endpoint_id: int, delivery_ids: list[int] | None, limit: int, lease: dt.timedelta
+) -> list[_Claimed]:
+    """Move up to `limit` due deliveries of one endpoint to SENDING and return them. Rows are
+    locked with SKIP LOCKED, so concurrent batches of one endpoint take disjoint rows."""
+    now = timezone.now()
     with transaction.atomic():
         _commit_without_flush_wait()
-        _record_attempt(delivery, started, result)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
-    return delay
+        due = WebhookDelivery.objects.select_for_update(skip_locked=True).filter(
+            endpoint_id=endpoint_id,
+            status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
+            next_attempt_at__lte=now,
+        )
+        if delivery_ids is not None:
+            due = due.filter(pk__in=delivery_ids)
+        pks = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+        if not pks:
+            return []
+        locked_until = now + lease
+        WebhookDelivery.objects.filter(pk__in=pks).update(
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, locked_until=locked_until
+        )
+        # locked_until names this claim, so even a database without row locks (SQLite)
+        # returns only the rows this call moved.
+        rows = WebhookDelivery.objects.filter(
+            pk__in=pks, status=DeliveryStatus.SENDING, locked_until=locked_until
+        ).values_list("pk", "attempts", "message__event_id", "message__topic", "message__body")
+        return [_Claimed(*row) for row in rows.order_by("pk")]
 
 
-def _record_attempt(delivery: WebhookDelivery, started: dt.datetime, result) -> None:
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
-        started_at=started,
-        status_code=result.status_code,
-        latency_ms=result.latency_ms,
-        succeeded=result.succeeded,
-        error=result.error,
-        response_excerpt=result.response_excerpt,
+def _record_batch(results: list[tuple[_Claimed, dt.datetime, Any]], *, active: bool) -> set[int]:
+    """Write a batch's outcomes: one INSERT for the attempt log, one UPDATE per outcome
+    (status, HTTP status, backoff). Returns the backoff delays used."""
+    now = timezone.now()
+    groups: dict[tuple, list[int]] = {}
+    for claimed, _started, result in results:
+        if result.succeeded:
+            key = (DeliveryStatus.SUCCEEDED, result.status_code, None)
+        elif claimed.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or not active:
+            key = (DeliveryStatus.FAILED, result.status_code, None)
+        else:
+            key = (DeliveryStatus.RETRYING, result.status_code, backoff_seconds(claimed.attempts))
+        groups.setdefault(key, []).append(claimed.pk)
+    with transaction.atomic():
+        _commit_without_flush_wait()
+        WebhookAttempt.objects.bulk_create(
+            WebhookAttempt(
+                delivery_id=claimed.pk,
+                number=claimed.attempts,
+                started_at=started,
+                status_code=result.status_code,
+                latency_ms=result.latency_ms,
+                succeeded=result.succeeded,
+                error=result.error,
+                response_excerpt=result.response_excerpt,
+            )
+            for claimed, started, result in results
+        )
+        for (status, code, delay), pks in groups.items():
+            changes: dict[str, Any] = {
+                "status": status,
+                "last_status_code": code,
+                "locked_until": None,
+            }
+            if status == DeliveryStatus.SUCCEEDED:
+                changes["delivered_at"] = now
+            if delay is not None:
+                changes["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+            WebhookDelivery.objects.filter(pk__in=pks).update(**changes)
+    return {delay for (_status, _code, delay) in groups if delay is not None}
+
+
+def deliver_endpoint(
+    *,
+    endpoint_id: int,
+    delivery_ids: list[int] | None = None,
+    batch: int | None = None,
+    seconds: float | None = None,
+) -> BatchRun:
+    """Deliver an endpoint's due deliveries (or only `delivery_ids` of them), a batch at a
+    time, until none is due or `seconds` have passed. Each delivery's attempt is its own:
+    signed with a fresh timestamp, logged, retried on its own backoff."""
+    batch = batch or WEBHOOK_BATCH
+    seconds = WEBHOOK_TASK_SECONDS if seconds is None else seconds
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    # Long enough for a whole batch of timeouts; the sweep gives back a dead worker's rows.
+    lease = dt.timedelta(seconds=batch * timeout + 60)
+    run = BatchRun()
+    stop_at = time.monotonic() + seconds
+    endpoint = sender = secret = None
+    while True:
+        claimed = _claim_batch(
+            endpoint_id=endpoint_id, delivery_ids=delivery_ids, limit=batch, lease=lease
+        )
+        if not claimed:
+            break
+        if endpoint is None:
+            endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+            if endpoint.is_active:
+                # Once per batch run: the URL check (SSRF) and the secret's decryption.
+                sender = webhooks.Sender(endpoint.url, timeout=timeout)
+                secret = endpoint.signing_secret()
+        results = []
+        for row in claimed:
+            started = timezone.now()
+            if sender is None:
+                result = webhooks.PostResult(None, 0, "endpoint disabled", "")
+            else:
+                body = row.body.encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    "User-Agent": webhooks.USER_AGENT,
+                    webhooks.SIGNATURE_HEADER: webhooks.sign(
+                        secret=secret, timestamp=int(time.time()), body=body
+                    ),
+                    "Workshop-Event-Id": str(row.event_id),
+                    "Workshop-Event-Type": row.topic,
+                    "Workshop-Delivery-Id": str(row.pk),
+                }
+                result = sender.post(body, headers)
+            results.append((row, started, result))
+        run.retry_delays |= _record_batch(results, active=sender is not None)
+        run.attempted += len(results)
+        run.delivered += sum(result.succeeded for _row, _started, result in results)
+        if delivery_ids is not None or len(claimed) < batch:
+            break
+        if time.monotonic() >= stop_at:
+            run.more = True
+            break
+    return run
+
+
+def deliver_webhook(*, delivery_id: int) -> int | None:
+    """One attempt of one delivery (tasks queued by an older release, and tests). Returns the
+    seconds until the next attempt when it failed and may be retried, else None."""
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
     )
+    if endpoint_id is None:
+        return None
+    run = deliver_endpoint(endpoint_id=endpoint_id, delivery_ids=[delivery_id])
+    return min(run.retry_delays) if run.retry_delays else None
 
 
 def resend_deliveries(deliveries: Iterable[WebhookDelivery]) -> int:
@@ -308,7 +459,8 @@ def resend_deliveries(deliveries: Iterable[WebhookDelivery]) -> int:
             .exclude(status=DeliveryStatus.SENDING)
             .update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
         )
-        transaction.on_commit(partial(_queue_all, "deliver_webhook", ids))
+        endpoints = WebhookDelivery.objects.filter(pk__in=ids).values_list("endpoint_id", flat=True)
+        transaction.on_commit(partial(queue_endpoint_batches, set(endpoints)))
     return count
 
 
@@ -365,13 +517,13 @@ class SweepReport:
     recovered: int = 0
 
 
-def _due_ids(model, statuses: list[str], before: dt.datetime) -> list[int]:
+def _due_ids(model, statuses: list[str], before: dt.datetime, *fields: str) -> list:
     with transaction.atomic():
         return list(
             model.objects.select_for_update(skip_locked=True)
             .filter(status__in=statuses, next_attempt_at__lte=before)
             .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
+            .values_list(*(fields or ("pk",)), flat=not fields)[:SWEEP_BATCH]
         )
 
 
@@ -383,6 +535,8 @@ def sweep(
     now = now or timezone.now()
     before = now - SWEEP_GRACE
     report = SweepReport()
+    # The sweep is what retries a broker that was down: a failure pauses publishing again.
+    end_publish_pause()
     for model, pending in (
         (WebhookDelivery, DeliveryStatus.RETRYING),
         (EmailNotification, EmailStatus.PENDING),
@@ -397,10 +551,13 @@ def sweep(
     )
     for message_id in undispatched:
         report.dispatched += dispatch_message(message_id=message_id)
-    for delivery_id in _due_ids(
-        WebhookDelivery, [DeliveryStatus.PENDING, DeliveryStatus.RETRYING], before
-    ):
-        report.deliveries += bool(queue("deliver_webhook", delivery_id))
+    due = _due_ids(
+        WebhookDelivery, [DeliveryStatus.PENDING, DeliveryStatus.RETRYING], before, "endpoint_id"
+    )
+    # One batch per endpoint: it takes every due delivery of the endpoint, these included.
+    for endpoint_id in sorted({endpoint_id for (endpoint_id,) in due}):
+        if queue("deliver_webhooks", endpoint_id):
+            report.deliveries += sum(1 for (other,) in due if other == endpoint_id)
     for email_id in _due_ids(EmailNotification, [EmailStatus.PENDING], before):
         report.emails += bool(queue("send_email", email_id))
     return report

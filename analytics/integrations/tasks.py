@@ -23,7 +23,14 @@ def _again(task, row_id: int, delay: int | None) -> None:
     # Eagerly (no broker) a retry would run at once, inside the request: the sweep of a
     # real deployment does it instead, when it is due.
     if delay is not None and not task.request.is_eager:
-        task.apply_async((row_id,), countdown=delay)
+        services._publish(task.name.rsplit(".", 1)[1], (row_id,), countdown=delay)
+
+
+@shared_task(bind=True, name="integrations.dispatch_messages", **RETRY_DATABASE)
+def dispatch_messages(self, message_ids: list[int]) -> None:
+    """The outbox rows of one commit: one broker message, each row dispatched on its own."""
+    for message_id in message_ids:
+        services.dispatch_message(message_id=message_id)
 
 
 @shared_task(bind=True, name="integrations.dispatch_message", **RETRY_DATABASE)
@@ -31,8 +38,21 @@ def dispatch_message(self, message_id: int) -> None:
     services.dispatch_message(message_id=message_id)
 
 
+@shared_task(bind=True, name="integrations.deliver_webhooks", **RETRY_DATABASE)
+def deliver_webhooks(self, endpoint_id: int) -> dict:
+    """Deliver an endpoint's due deliveries in batches over one connection."""
+    run = services.deliver_endpoint(endpoint_id=endpoint_id)
+    if not self.request.is_eager:
+        for delay in sorted(run.retry_delays):
+            services.queue_endpoint_batches([endpoint_id], countdown=delay)
+        if run.more:
+            services.queue_endpoint_batches([endpoint_id])
+    return {"delivered": run.delivered, "attempted": run.attempted}
+
+
 @shared_task(bind=True, name="integrations.deliver_webhook", **RETRY_DATABASE)
 def deliver_webhook(self, delivery_id: int) -> None:
+    """One delivery (kept for tasks queued by an older release)."""
     _again(self, delivery_id, services.deliver_webhook(delivery_id=delivery_id))
 
 

@@ -1,4 +1,4 @@
-"""Outbound webhooks on the wire: the signature, the URL guard (SSRF) and one HTTP POST.
+"""Outbound webhooks on the wire: the signature, the URL guard (SSRF) and the HTTP POSTs.
 
 Signature (docs/webhooks.md): header `Workshop-Signature: t=<unix seconds>,v1=<hex>` where
 hex = HMAC-SHA256(secret, "<t>.<body>"), Stripe's scheme: the timestamp is signed with the
@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -115,6 +116,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -130,36 +132,145 @@ class PostResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
-    """One POST, never following redirects (a 3xx is a failure: the target could be
-    anywhere). Errors come back in the result, never as exceptions."""
-    started = time.monotonic()
+# A kept-alive connection idle longer than this is not reused: receivers close idle ones
+# (often after 5 to 60 s), and a request on a half-closed socket fails.
+KEEPALIVE_IDLE_SECONDS = 4.0
+# Connections one process (or thread) keeps open at most, to different endpoints.
+POOL_SIZE = 16
+# Replies are read whole so the connection can carry the next request; longer ones close it.
+MAX_REPLY_BYTES = 64 * 1024
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+# What a reused connection that the receiver closed in the meantime raises on its next request.
+_STALE_ERRORS = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+)
 
-    def result(status=None, error="", excerpt=""):
-        latency = int((time.monotonic() - started) * 1000)
-        return PostResult(status, latency, error, excerpt)
 
-    parts = urlsplit(url)
-    try:
-        address = check_url(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        connection_class = (
-            _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-        )
-        connection = connection_class(parts.hostname, port, address, timeout=timeout)
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
+class _Pooled:
+    __slots__ = ("connection", "requests", "used_at")
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.used_at = time.monotonic()
+        self.requests = 0
+
+
+# Per thread (a prefork child has one; a threads pool one per thread): http.client
+# connections are not thread-safe.
+_pools = threading.local()
+
+
+def _pool() -> dict:
+    if not hasattr(_pools, "connections"):
+        _pools.connections = {}
+    return _pools.connections
+
+
+def close_pooled_connections() -> None:
+    """Close this thread's kept-alive connections (tests; a worker lets them die with it)."""
+    pool = _pool()
+    for pooled in pool.values():
+        pooled.connection.close()
+    pool.clear()
+
+
+class Sender:
+    """POSTs to one endpoint URL over one kept-alive connection.
+
+    The URL is checked (scheme, every resolved address public) once when the sender is made,
+    that is once per batch, and the connection goes to the checked address: a pooled
+    connection is reused only if it was opened to that same address. Redirects are never
+    followed (a 3xx is a failure: the target could be anywhere). Errors come back in the
+    result, never as exceptions."""
+
+    def __init__(self, url: str, *, timeout: float):
+        self.timeout = timeout
+        self.error = ""
+        parts = urlsplit(url)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            excerpt = response.read(RESPONSE_EXCERPT_CHARS * 4).decode("utf-8", "replace")
-            return result(response.status, "", excerpt[:RESPONSE_EXCERPT_CHARS])
-        finally:
-            connection.close()
-    except UnsafeURLError as exc:
-        return result(error=str(exc))
-    except TimeoutError:
-        return result(error=f"timed out after {timeout:g} s")
-    except (OSError, http.client.HTTPException) as exc:
-        return result(error=f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT_CHARS])
+            self.address = check_url(url)
+        except UnsafeURLError as exc:
+            self.error = str(exc)
+            return
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self.key = (parts.scheme, self.host, self.port, self.address)
+
+    def _connection(self) -> _Pooled:
+        pool = _pool()
+        pooled = pool.pop(self.key, None)
+        if pooled is not None and time.monotonic() - pooled.used_at > KEEPALIVE_IDLE_SECONDS:
+            pooled.connection.close()
+            pooled = None
+        return pooled or self._connection_fresh()
+
+    def _keep(self, pooled: _Pooled) -> None:
+        pool = _pool()
+        pooled.used_at = time.monotonic()
+        pool[self.key] = pooled
+        while len(pool) > POOL_SIZE:
+            oldest = min(pool, key=lambda key: pool[key].used_at)
+            pool.pop(oldest).connection.close()
+
+    def post(self, body: bytes, headers: dict[str, str]) -> PostResult:
+        started = time.monotonic()
+
+        def result(status=None, error="", excerpt=""):
+            latency = int((time.monotonic() - started) * 1000)
+            return PostResult(status, latency, error, excerpt)
+
+        if self.error:
+            return result(error=self.error)
+        pooled = self._connection()
+        try:
+            try:
+                status, excerpt, reusable = self._exchange(pooled, body, headers)
+            except _STALE_ERRORS:
+                if not pooled.requests:
+                    raise
+                # The receiver closed the idle connection as we used it: once more on a new
+                # one (at least once: a receiver that did get the first deduplicates by id).
+                pooled.connection.close()
+                pooled = self._connection_fresh()
+                status, excerpt, reusable = self._exchange(pooled, body, headers)
+        except TimeoutError:
+            pooled.connection.close()
+            return result(error=f"timed out after {self.timeout:g} s")
+        except (OSError, http.client.HTTPException) as exc:
+            pooled.connection.close()
+            return result(error=f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT_CHARS])
+        if reusable:
+            pooled.requests += 1
+            self._keep(pooled)
+        else:
+            pooled.connection.close()
+        return result(status, "", excerpt)
+
+    def _connection_fresh(self) -> _Pooled:
+        connection_class = _PinnedHTTPSConnection if self.https else _PinnedHTTPConnection
+        return _Pooled(connection_class(self.host, self.port, self.address, timeout=self.timeout))
+
+    def _exchange(self, pooled: _Pooled, body: bytes, headers: dict[str, str]):
+        connection = pooled.connection
+        connection.request("POST", self.path, body=body, headers=headers)
+        if _QUICKACK is not None and connection.sock is not None:
+            # A receiver that writes its reply's headers and body in two segments without
+            # TCP_NODELAY (Python's http.server does) waits for our ACK of the first, which
+            # Linux delays 40 ms on a kept-alive connection: acknowledge at once instead.
+            connection.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        response = connection.getresponse()
+        data = response.read(MAX_REPLY_BYTES)
+        reusable = response.isclosed() and not response.will_close
+        excerpt = data[: RESPONSE_EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        return response.status, excerpt[:RESPONSE_EXCERPT_CHARS], reusable
+
+
+def post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
+    """One POST to `url` (a Sender for one request; its connection is kept for the next)."""
+    return Sender(url, timeout=timeout).post(body, headers)

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from analytics.integrations import services, webhooks
 from analytics.integrations.models import WEBHOOK_TOPICS, WebhookEndpoint
 from analytics.integrations.tests.receiver import start_receiver
 from workshop.crypto import encrypt_secret
@@ -17,8 +18,12 @@ def _integration_settings(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.INSTRUCTOR_EMAILS = ["lead@example.com", "helper@example.com"]
     settings.SITE_URL = "https://progress.example.com"
+    services.end_publish_pause()
     yield
     cache.clear()
+    # Neither a broker outage nor a kept-alive connection outlives its test.
+    services.end_publish_pause()
+    webhooks.close_pooled_connections()
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def _delivery(endpoint) -> WebhookDelivery:
     # Dispatch without the on-commit queueing, so each test drives the attempts itself.
     from unittest import mock
 
-    with mock.patch.object(services, "_queue_all"):
+    with mock.patch.object(services, "queue_endpoint_batches"):
         services.dispatch_message(message_id=message.pk)
     return WebhookDelivery.objects.get(message=message)
 
@@ -248,8 +248,9 @@ def test_a_worker_that_died_mid_attempt_is_recovered_by_the_sweep(endpoint, rece
     )
     queued = []
     report = services.sweep(queue=lambda task, row_id: queued.append((task, row_id)) or True)
-    assert report.recovered == 1
-    assert queued == [("deliver_webhook", delivery.pk)]
-    services.deliver_webhook(delivery_id=delivery.pk)
+    assert (report.recovered, report.deliveries) == (1, 1)
+    # The sweep queues the endpoint's batch, which takes every due delivery of it.
+    assert queued == [("deliver_webhooks", endpoint.pk)]
+    assert services.deliver_endpoint(endpoint_id=endpoint.pk).delivered == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 2)
