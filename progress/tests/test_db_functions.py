@@ -373,8 +373,7 @@ def rows(n: Normaliser, queued: list[Any]) -> dict[str, list]:
         ],
         # What is queued for after the commit: the dispatch of which outbox rows.
         "queued": [
-            (callback.func.__name__, *callback.args[:1], [position[i] for i in callback.args[1]])
-            for callback in queued
+            (callback.func.__name__, [position[i] for i in callback.args[0]]) for callback in queued
         ],
     }
 
