@@ -13,12 +13,15 @@ from analytics.integrations.services import (
     EVENT_TOPICS,
     OutboxEntry,
     outbox_entries_for_events,
-    queue_dispatch_after_commit,
     record_outbox,
+)
+from analytics.integrations.services import (
+    queue_dispatch_after_commit as queue_dispatch_after_commit,
 )
 from analytics.models import Event, EventType
 
-# For a writer that inserts events and their outbox rows in SQL (progress/db_functions.py).
+# For a writer that inserts events and their outbox rows in SQL (progress/db_functions.py):
+# the table and topics, and queue_dispatch_after_commit (imported above) for the ids it gets.
 OUTBOX_TABLE = OutboxMessage._meta.db_table
 SESSION_COMPLETED_TOPIC = Topic.SESSION_COMPLETED.value
 
@@ -79,13 +82,6 @@ def record_events(
     if notify:
         record_outbox([*outbox_entries_for_events(events), *also_notify])
     return rows
-
-
-def dispatch_outbox(message_ids: list[int]) -> None:
-    """Queue outbox rows a database function wrote with its events (progress.db_functions),
-    after the commit, as record_events does for its own."""
-    if message_ids:
-        queue_dispatch_after_commit(message_ids)
 
 
 def move_session_events(*, session_token: str, student_id: uuid.UUID) -> int:

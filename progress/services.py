@@ -8,6 +8,7 @@ F() expressions, and the events of the call are written in the same transaction.
 
 import datetime as dt
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,8 @@ from django.utils import timezone
 
 from analytics.events import (
     NewEvent,
-    dispatch_outbox,
     move_session_events,
+    queue_dispatch_after_commit,
     record_event,
     record_events,
     session_completed_news,
@@ -340,13 +341,11 @@ def _record_progress_in_database(
         activity.idle_limit(),
         session_lifetime(),
     ]
+    # Inside a caller's transaction a refusal must not abort it: a savepoint. Alone
+    # (autocommit, the API) the statement is its own transaction: no BEGIN/COMMIT.
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
-        if connection.in_atomic_block:
-            # Inside a caller's transaction a refusal must not abort it: a savepoint. Alone
-            # (autocommit, the API) the statement is its own transaction: no BEGIN/COMMIT.
-            with transaction.atomic():
-                result = db_functions.record_progress(params)
-        else:
+        with guard:
             result = db_functions.record_progress(params)
     except DatabaseError as exc:
         refusal = _REFUSALS.get(getattr(exc.__cause__, "sqlstate", None))
@@ -355,7 +354,7 @@ def _record_progress_in_database(
         error, message = refusal
         raise error(message) from None
     # The outbox rows it wrote are dispatched after the commit, as record_outbox's are.
-    dispatch_outbox(result["outbox"])
+    queue_dispatch_after_commit(result["outbox"])
     return result["reply"]
 
 

@@ -152,6 +152,7 @@ def _publish(task_name: str, args: tuple, countdown: int | None = None) -> bool:
 
 
 def _queue(task_name: str, row_id: int, countdown: int | None = None) -> bool:
+    """One row's task (the sweep's `queue`, e-mails after their commit)."""
     return _publish(task_name, (row_id,), countdown)
 
 
@@ -206,8 +207,10 @@ def record_outbox(entries: Iterable[OutboxEntry]) -> list[OutboxMessage]:
 
 def queue_dispatch_after_commit(message_ids: list[int]) -> None:
     """Dispatch these outbox rows once the current transaction commits (at once in
-    autocommit): for writers that inserted them with their own SQL (progress.db_functions)."""
-    transaction.on_commit(partial(queue_outbox_ids, list(message_ids)))
+    autocommit): record_outbox's rows, and those a database function inserted itself
+    (progress.db_functions)."""
+    if message_ids:
+        transaction.on_commit(partial(queue_outbox_ids, list(message_ids)))
 
 
 # ---------------------------------------------------------------------------------------
