@@ -20,19 +20,11 @@ from urllib.parse import parse_qs
 
 import psycopg
 
+# The catalogue's titles (no Django needed: workshop.steps is plain Python).
+from workshop.steps import step_title
+
 TOKEN = re.compile(r"^[A-Za-z0-9_\-]{8,128}$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
-STEP_TITLES = [
-    "Setup",
-    "Use Case",
-    "Services",
-    "Basic TwiML",
-    "WebSocket Handler",
-    "ConversationRelay",
-    "Prompt Engineering",
-    "Tools & Functions",
-    "Deploy",
-]
 
 # The session as its token holder sees it (the fields of progress.api.serializers'
 # SessionSerializer), `s` a sessions row joined to its student `u`.
@@ -214,7 +206,7 @@ def post_params(body: object) -> dict | None:
         "email": email.strip().lower() if email else None,
         "name": name,
         "step": step,
-        "step_name": STEP_TITLES[step - 1],
+        "step_name": step_title(step),
         "time": time_spent,
         "completed": completed,
     }
