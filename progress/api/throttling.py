@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest
 from redis.exceptions import NoScriptError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -71,21 +72,45 @@ end
 return counts
 """
 _COUNT_SCRIPT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode()).hexdigest()
-# One redis-py client per cache object: Django's get_client() builds a new one on every call,
-# which cost more CPU than the counting itself.
-_clients: "weakref.WeakKeyDictionary[RedisCache, redis.Redis]" = weakref.WeakKeyDictionary()
+# One Redis connection per cache object (Django's caches are per thread, so per worker
+# thread), used directly: a redis-py client takes a connection from its pool for every command
+# and polls the socket before handing it out, which under load cost more CPU than the counting
+# itself (docs/benchmarks.md, "GET by token to half the limit").
+_connections: "weakref.WeakKeyDictionary[RedisCache, redis.Connection]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _connection(cache: RedisCache) -> redis.Connection:
+    connection = _connections.get(cache)
+    if connection is None:
+        # Django's cache API has no script call: one round trip needs redis-py itself. The
+        # connection takes the cache's own settings (address, database, password, timeouts).
+        pool = cache._cache.get_client(write=True).connection_pool
+        connection = _connections[cache] = pool.connection_class(**pool.connection_kwargs)
+    return connection
+
+
+def _call(connection: redis.Connection, *command) -> list[int]:
+    try:
+        connection.send_command(*command)
+        return connection.read_response()
+    except (redis.ConnectionError, redis.TimeoutError):
+        # A connection Redis closed (a restart, an idle timeout): redis-py has disconnected
+        # it; the next send connects again. Once, as the pooled client retried.
+        connection.send_command(*command)
+        return connection.read_response()
 
 
 def _redis_counts(cache: RedisCache, keys: list[str], periods: list[int]) -> list[int]:
-    client = _clients.get(cache)
-    if client is None:
-        # Django's cache API has no pipeline or script: one round trip needs the client.
-        client = _clients[cache] = cache._cache.get_client(write=True)
-    keys = [cache.make_and_validate_key(key) for key in keys]
+    connection = _connection(cache)
+    # make_key, not make_and_validate_key: the check is memcached's key rules, character by
+    # character; Redis keys are binary-safe.
+    keys = [cache.make_key(key) for key in keys]
     try:
-        counts = client.execute_command("EVALSHA", _COUNT_SCRIPT_SHA, len(keys), *keys, *periods)
+        counts = _call(connection, "EVALSHA", _COUNT_SCRIPT_SHA, len(keys), *keys, *periods)
     except NoScriptError:  # the first call since Redis started: send the script itself
-        counts = client.execute_command("EVAL", _COUNT_SCRIPT, len(keys), *keys, *periods)
+        counts = _call(connection, "EVAL", _COUNT_SCRIPT, len(keys), *keys, *periods)
     return [int(count) for count in counts]
 
 
@@ -117,36 +142,64 @@ class APIThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def windows(self, request: Request, view) -> list[Window]:
-        rates = api_settings.DEFAULT_THROTTLE_RATES
-        scopes: list[tuple[str, str]] = []
         if request.user and request.user.is_authenticated:
-            if not _is_staff(request):
-                scopes.append(("user", str(request.user.pk)))
-        else:
-            address = self.get_ident(request)
-            token = request_session_token(request, view)
-            # The token is a credential: the key holds its digest, never the token.
-            ident = "token-" + hashlib.sha256(token.encode()).hexdigest() if token else address
-            scopes += [("anon", ident), ("address", address)]
-        windows = []
-        for scope, ident in scopes:
-            parsed = parse_rate(rates.get(scope))
-            if parsed is not None:
-                windows.append(Window(f"throttle_{scope}_{ident}", *parsed))
-        return windows
+            if _is_staff(request):
+                return []
+            return _windows([("user", str(request.user.pk))])
+        return self._anonymous_windows(request, request_session_token(request, view))
+
+    def get_ident(self, request: HttpRequest) -> str:
+        # DRF's rule (NUM_PROXIES hops of X-Forwarded-For), reading META: DRF reads
+        # `request.headers`, which builds a dictionary of every header on first use.
+        xff = request.META.get("HTTP_X_FORWARDED_FOR")
+        remote_addr = request.META.get("REMOTE_ADDR")
+        num_proxies = api_settings.NUM_PROXIES
+        if num_proxies is not None:
+            if num_proxies == 0 or xff is None:
+                return remote_addr
+            addrs = xff.split(",")
+            return addrs[-min(num_proxies, len(addrs))].strip()
+        return "".join(xff.split()) if xff else remote_addr
+
+    def _anonymous_windows(self, request: HttpRequest, token: str | None) -> list[Window]:
+        address = self.get_ident(request)
+        # The token is a credential: the key holds its digest, never the token.
+        ident = "token-" + hashlib.sha256(token.encode()).hexdigest() if token else address
+        return _windows([("anon", ident), ("address", address)])
 
     def allow_request(self, request: Request, view) -> bool:
-        windows = self.windows(request, view)
+        self._wait = self._count(self.windows(request, view))
+        return self._wait is None
+
+    def count_anonymous_call(self, request: HttpRequest, token: str | None) -> bool:
+        """allow_request for a call known to be anonymous (no credential, no session cookie),
+        given the session token it carries: for a view that answers it without DRF's request
+        (progress.api.views.StudentProgressView)."""
+        self._wait = self._count(self._anonymous_windows(request, token))
+        return self._wait is None
+
+    def _count(self, windows: list[Window]) -> float | None:
+        """Count the call in every window; None when allowed, else the seconds to wait."""
         if not windows:
-            return True
+            return None
         now = self.timer()
         counts = count_calls(self.cache or caches["default"], windows, now)
         over = [w for w, count in zip(windows, counts, strict=True) if count > w.limit]
         if not over:
-            return True
+            return None
         # Until the longest of the exceeded windows ends.
-        self._wait = max(w.period - (now % w.period) for w in over)
-        return False
+        return max(w.period - (now % w.period) for w in over)
 
     def wait(self) -> float | None:
         return math.ceil(self._wait) if self._wait is not None else None
+
+
+def _windows(scopes: list[tuple[str, str]]) -> list[Window]:
+    """The windows of (scope, identity) pairs; a scope without a rate is not applied."""
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    windows = []
+    for scope, ident in scopes:
+        parsed = parse_rate(rates.get(scope))
+        if parsed is not None:
+            windows.append(Window(f"throttle_{scope}_{ident}", *parsed))
+    return windows

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.cache import caches
 from redis.connection import AbstractConnection
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
@@ -255,12 +256,19 @@ def test_each_request_is_one_redis_round_trip_whatever_the_traffic(
     assert busy == quiet
 
 
+def _token_client(user) -> APIClient:
+    """A client with a real credential (what production authenticates: DRF's
+    force_authenticate has no counterpart outside tests)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
 def test_a_logged_in_non_staff_user_is_one_command_pair(
     redis_cache, rates, clock, redis_traffic, django_user_model
 ):
     rates(anon="100/minute", address="100/minute", user="100/minute")
-    client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_user(username="voice-runtime"))
+    client = _token_client(django_user_model.objects.create_user(username="voice-runtime"))
     lookup(client)
 
     assert _one_call_traffic(client, redis_traffic) == (1, ["EVALSHA"])
@@ -297,7 +305,20 @@ def test_a_redis_without_the_script_is_sent_it(redis_cache, rates, clock, redis_
 
 def test_staff_cost_no_redis_call(redis_cache, rates, clock, redis_traffic, instructor):
     rates(anon="1/minute", address="1/minute", user="1/minute")
-    client = APIClient()
-    client.force_authenticate(instructor)
+    client = _token_client(instructor)
 
     assert _one_call_traffic(client, redis_traffic) == (0, [])
+
+
+def test_a_connection_redis_dropped_is_opened_again_and_the_call_counted(redis_cache, rates, clock):
+    rates(anon="3/minute", address="100/minute")
+    client = APIClient()
+    lookup(client)
+    # Redis drops every client but this one (as a restart or an idle timeout would).
+    admin = caches["default"]._cache.get_client()
+    assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+
+    statuses = [lookup(client).status_code for _ in range(3)]
+
+    # The second call, on a new connection, was counted: the fourth is over the limit.
+    assert statuses == [404, 404, 429]
