@@ -99,6 +99,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with health checks only for connections that sat idle (its docstring).
+    DATABASES["default"]["ENGINE"] = "workshop.postgresql"
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Seconds to wait for PostgreSQL to accept a connection: while it is down or restarting,
     # requests fail fast (the API answers 503) instead of hanging on the network.
@@ -131,6 +133,8 @@ if DATABASE_REPLICA_URL:
         # Tests read the replica through the test database itself.
         "TEST": {"MIRROR": "default"},
     }
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["ENGINE"] = "workshop.postgresql"
     DATABASE_ROUTERS = ["workshop.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
