@@ -538,11 +538,17 @@ def install(connection=default_connection) -> None:
             cursor.execute(function.create_sql())
 
 
-def session_reply(*, session_token: str) -> dict[str, Any] | None:
-    """The reply of one session (wp_session_reply), or None when there is no such session."""
+def session_reply_text(*, session_token: str) -> str | None:
+    """The reply of one session (wp_session_reply) as JSON text, or None when there is no such
+    session."""
     with default_connection.cursor() as cursor:
         cursor.execute("SELECT wp_session_reply(%s)::text", [session_token])
-        text = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def session_reply(*, session_token: str) -> dict[str, Any] | None:
+    """The reply of one session (wp_session_reply), or None when there is no such session."""
+    text = session_reply_text(session_token=session_token)
     return None if text is None else json.loads(text)
 
 

@@ -5,10 +5,12 @@
 - `progress/db_functions.py` `wp_session_reply(token)`: the same reply as one PostgreSQL
   function, its configuration part generated from the same table (workshop/session_config.py).
 
-`session_reply()` is what a read of one session by its token calls: one statement on
-PostgreSQL. `progress/tests/test_db_functions.py` runs both on the same sessions and compares.
+`session_reply()` is what a read of one session by its token calls (`session_reply_json()`
+for its text): one statement on PostgreSQL. `progress/tests/test_db_functions.py` runs both
+on the same sessions and compares.
 """
 
+import json
 from typing import Any
 
 from django.db import connection
@@ -76,6 +78,17 @@ def session_body(session: WorkshopSession, *, instructor: bool = False) -> dict[
         "updated_at": iso_z(session.updated_at),
         "step_progress": [step_entry(step) for step in session.steps.all()],
     }
+
+
+def session_reply_json(*, session_token: str) -> str:
+    """session_reply as JSON text: on PostgreSQL the function's own text, never parsed (the
+    API's busiest read sends it as it comes); 404 when unknown."""
+    if connection.vendor == "postgresql":
+        text = db_functions.session_reply_text(session_token=session_token)
+        if text is None:
+            raise NotFoundError(SESSION_NOT_FOUND)
+        return text
+    return json.dumps(session_reply(session_token=session_token), separators=(",", ":"))
 
 
 def session_reply(*, session_token: str) -> dict[str, Any]:

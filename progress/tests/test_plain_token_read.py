@@ -1,0 +1,212 @@
+"""The plain token read (progress.api.views.plain_token_read): GET ?sessionToken= answered
+without DRF's request wrapping must answer exactly what DRF's way answers, and only the
+requests it is meant for may take it."""
+
+import json
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError
+from django.test import RequestFactory
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.settings import api_settings
+from rest_framework.test import APIClient
+
+from progress import replies
+from progress.api import views
+from progress.api.serializers import ProgressLookupSerializer
+from progress.api.views import plain_token_read
+from progress.tests.factories import StepProgressFactory
+from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/student-progress"
+TOKEN = "ws_plain_read_token"
+# An Accept header DRF's negotiation accepts (JSON wins) but the plain read leaves to DRF:
+# the same request, answered the other way.
+DRF_WAY = {"HTTP_ACCEPT": "application/json; indent=0, */*;q=0.1"}
+
+
+@pytest.fixture
+def taken_paths(monkeypatch):
+    """Which way each request went: "plain" or "drf"."""
+    paths: list[str] = []
+    original = views.APIView.dispatch
+
+    def drf_dispatch(self, request, *args, **kwargs):
+        paths.append("drf")
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(views.APIView, "dispatch", drf_dispatch)
+    original_read = views.plain_token_read
+
+    def read(request):
+        token = original_read(request)
+        if token is not None:
+            paths.append("plain")
+        return token
+
+    monkeypatch.setattr(views, "plain_token_read", read)
+    return paths
+
+
+def _both_ways(path_params: dict, taken_paths: list[str]):
+    """The same GET, first as it comes (the plain read), then with DRF_WAY's Accept."""
+    client = APIClient()
+    plain = client.get(URL, path_params)
+    drf = client.get(URL, path_params, **DRF_WAY)
+    return plain, drf
+
+
+def _session_with_steps(**kwargs):
+    session = WorkshopSessionFactory(session_token=TOKEN, **kwargs)
+    StepProgressFactory(session=session, step_number=2, validation_passed=True)
+    StepProgressFactory(session=session, step_number=1)
+    return session
+
+
+@pytest.mark.parametrize(
+    "student",
+    [
+        pytest.param({"student_email": "ada@example.com", "student_name": "Ada"}, id="named"),
+        pytest.param({}, id="factory default"),
+    ],
+)
+def test_the_plain_read_answers_what_drfs_way_answers(taken_paths, student):
+    _session_with_steps(student=StudentFactory(**student))
+
+    plain, drf = _both_ways({"sessionToken": TOKEN}, taken_paths)
+
+    assert taken_paths == ["plain", "drf"]
+    assert (plain.status_code, drf.status_code) == (200, 200)
+    assert json.loads(plain.content) == json.loads(drf.content)
+    assert json.loads(plain.content)["progress"]["step_progress"][0]["stepNumber"] == 1
+    for header in ("Content-Type", "Allow", "X-Content-Type-Options", "Referrer-Policy"):
+        assert plain.headers.get(header) == drf.headers.get(header), header
+    assert plain.headers["Content-Type"] == "application/json"
+
+
+def test_an_unknown_token_is_the_same_404_both_ways(taken_paths):
+    plain, drf = _both_ways({"sessionToken": "ws_nobody_has_this"}, taken_paths)
+
+    assert taken_paths == ["plain", "drf"]
+    assert (plain.status_code, drf.status_code) == (404, 404)
+    assert (
+        plain.json()
+        == drf.json()
+        == {
+            "success": False,
+            "error": "Session not found.",
+            "fields": {},
+        }
+    )
+    assert plain.headers["Allow"] == drf.headers["Allow"]
+
+
+def test_a_throttled_plain_read_is_the_same_429_and_counted_once(taken_paths, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "2/minute", "address": "100/minute"},
+    }
+    WorkshopSessionFactory(session_token=TOKEN)
+    client = APIClient()
+
+    statuses = [client.get(URL, {"sessionToken": TOKEN}).status_code for _ in range(3)]
+    refused_plain = client.get(URL, {"sessionToken": TOKEN})
+    refused_drf = client.get(URL, {"sessionToken": TOKEN}, **DRF_WAY)
+
+    # Two calls allowed by the token's window, whichever way they come: counted once each.
+    assert statuses == [200, 200, 429]
+    assert taken_paths == ["plain"] * 4 + ["drf"]
+    assert refused_plain.status_code == refused_drf.status_code == 429
+    assert refused_plain.json() == refused_drf.json()
+    assert refused_plain.json()["error"].startswith("Too many requests")
+    assert refused_plain.headers["Retry-After"] == refused_drf.headers["Retry-After"]
+
+
+def test_a_database_that_does_not_answer_is_the_same_503(taken_paths, monkeypatch):
+    def unavailable(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(replies, "session_reply_json", unavailable)
+    monkeypatch.setattr(replies, "session_reply", unavailable)
+
+    plain, drf = _both_ways({"sessionToken": TOKEN}, taken_paths)
+
+    assert taken_paths == ["plain", "drf"]
+    assert (plain.status_code, drf.status_code) == (503, 503)
+    assert plain.json() == drf.json()
+    assert plain.headers["Retry-After"] == drf.headers["Retry-After"] == "5"
+
+
+@pytest.mark.postgres
+def test_the_plain_read_is_one_statement(django_assert_num_queries):
+    _session_with_steps()
+    client = APIClient()
+    client.get(URL, {"sessionToken": TOKEN})  # the connection is open
+
+    with django_assert_num_queries(1):
+        assert client.get(URL, {"sessionToken": TOKEN}).status_code == 200
+
+
+# --- Which requests take it ------------------------------------------------------------------
+factory = RequestFactory()
+
+
+def test_the_plain_read_is_a_cookieless_anonymous_json_get_of_one_valid_token():
+    assert plain_token_read(factory.get(URL, {"sessionToken": TOKEN})) == TOKEN
+    for accept in ("*/*", "application/json"):
+        assert plain_token_read(factory.get(URL, {"sessionToken": TOKEN}, HTTP_ACCEPT=accept))
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param(factory.post(URL, {"sessionToken": TOKEN}), id="POST"),
+        pytest.param(factory.get(URL, {"sessionToken": "short"}), id="invalid token"),
+        pytest.param(factory.get(URL, {"sessionToken": " " + TOKEN}), id="padded token"),
+        pytest.param(factory.get(URL), id="no token"),
+        pytest.param(factory.get(URL + f"?sessionToken={TOKEN}&sessionToken={TOKEN}"), id="twice"),
+        pytest.param(
+            factory.get(URL, {"sessionToken": TOKEN, "studentId": "x"}), id="another parameter"
+        ),
+        pytest.param(factory.get(URL, {"sessionToken": TOKEN, "format": "json"}), id="format"),
+        pytest.param(
+            factory.get(URL, {"sessionToken": TOKEN}, HTTP_AUTHORIZATION="Token abc"),
+            id="a credential",
+        ),
+        pytest.param(
+            factory.get(
+                URL,
+                {"sessionToken": TOKEN},
+                HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc",
+            ),
+            id="a session cookie",
+        ),
+        pytest.param(factory.get(URL, {"sessionToken": TOKEN}, HTTP_ACCEPT="text/html"), id="HTML"),
+    ],
+)
+def test_every_other_request_takes_drfs_way(request_):
+    assert plain_token_read(request_) is None
+
+
+def test_every_way_to_authenticate_is_a_credential_the_plain_read_looks_for():
+    # plain_token_read treats a request without an Authorization header and without a session
+    # cookie as anonymous: true only while these are the API's authenticators.
+    configured = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    assert configured == [TokenAuthentication, SessionAuthentication]
+    assert views.StudentProgressView.authentication_classes == configured
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ws_" + "a" * 5, "a" * 8, "a" * 128, "a" * 129, "A-b_c9" * 3, "a" * 7, "abc defgh", "é" * 9],
+)
+def test_a_token_the_plain_read_takes_is_one_the_serializer_accepts_unchanged(value):
+    selected = plain_token_read(factory.get(URL, {"sessionToken": value}))
+    lookup = ProgressLookupSerializer(data={"sessionToken": value})
+
+    if selected is not None:
+        assert lookup.is_valid(), lookup.errors
+        assert lookup.validated_data == {"sessionToken": selected}
