@@ -18,7 +18,8 @@
    (CaptureQueriesContext, BEGIN/COMMIT and savepoints included) and replayed by bare psycopg
    clients with the same concurrency and new/update mix.
 5. Before the load, one deterministic workload is sent to both: the sessions, steps and
-   events it leaves must be the same (else the run fails: the limit would not be a limit).
+   events it leaves must be the same, and so must their replies to GETs by token (else the run
+   fails: the limit would not be a limit).
 6. The budgets, on the medians of the rounds: POST and GET by token each >= 0.5 of the limit,
    zero non-2xx, p99 < 100 ms at 16 connections; PASS/FAIL each.
 
@@ -60,6 +61,7 @@ from server import (
     log,
     manage,
     production_env,
+    request,
     running_gunicorn,
     scratch_database,
 )
@@ -304,9 +306,10 @@ def side_by_side(servers: dict, scripts: dict, args, replay) -> list[dict]:
     return rounds
 
 
-def same_work(database_url: str, servers: dict) -> list[str]:
+def same_work(database_url: str, servers: dict, tokens: list[str]) -> list[str]:
     """The limit does the app's work: one deterministic workload sent to each leaves the same
-    sessions, steps and events (aggregates, benchlib). Returns the tables that differ."""
+    sessions, steps and events (aggregates, benchlib), and a GET by token gets the same reply
+    (status and JSON; a 404's error text aside). Returns what differs."""
     plan = workload(sessions=12, steps_each=6)
     run = secrets.token_hex(3)
     rows = {}
@@ -315,7 +318,16 @@ def same_work(database_url: str, servers: dict) -> list[str]:
         if set(statuses) != {200}:
             return [f"{which}: statuses {dict(statuses)}"]
         rows[which] = aggregates(database_url, f"{which}{run}_")
-    return [table for table in rows[APP] if rows[APP][table] != rows[LIMIT][table]]
+    differ = [table for table in rows[APP] if rows[APP][table] != rows[LIMIT][table]]
+    # And the same reply to a GET by token, for sessions of every kind the seed made.
+    sample = random.Random(7).sample(tokens, min(20, len(tokens)))
+    for token in [*sample, "ws_no_such_session"]:
+        url = f"/api/student-progress?sessionToken={token}"
+        replies = {which: request(server.url + url) for which, server in servers.items()}
+        if replies[APP] != replies[LIMIT] and (replies[APP][0], replies[LIMIT][0]) != (404, 404):
+            differ.append(f"GET by token reply of {token}")
+            break
+    return differ
 
 
 def median_of(rounds: list[dict], scenario: str, which: str, key: str) -> float:
@@ -471,8 +483,8 @@ def main() -> int:
             name: write_script(Path(folder), template, tokens, students, args.new_share)
             for name, template in SCENARIOS
         }
-        differ = same_work(args.database_url, {APP: app, LIMIT: limit})
-        log("same rows from the app and the limit: " + (", ".join(differ) or "yes"))
+        differ = same_work(args.database_url, {APP: app, LIMIT: limit}, tokens)
+        log("same rows and replies from the app and the limit: " + (", ".join(differ) or "yes"))
         by_size: dict[int, list[dict]] = {}
         for size in args.existing_sessions:
             grown = max(by_size, default=0)
@@ -510,7 +522,8 @@ def main() -> int:
     )
     print(
         "the limit's work: the same sessions, steps and events as the app for one deterministic"
-        " workload: " + ("yes" if not differ else f"NO, differ: {', '.join(differ)}")
+        " workload, the same replies to GETs by token: "
+        + ("yes" if not differ else f"NO, differ: {', '.join(differ)}")
     )
     print(f"budgets, with {args.existing_sessions[0]:,} existing sessions:")
     for name, passed, figures in checks:
@@ -538,7 +551,7 @@ def main() -> int:
         for w in r[s]
     )
     if errors or differ:
-        print(f"FAILED: {errors} errors or non-2xx; rows differ: {differ}", file=sys.stderr)
+        print(f"FAILED: {errors} errors or non-2xx; differ: {differ}", file=sys.stderr)
         return 1
     if args.strict and not all(passed for _, passed, _ in checks):
         return 1

@@ -5,9 +5,11 @@ It answers what the load scripts send (bench/wrk/*.lua) with the same statuses a
 shape: POST /api/student-progress upserts the student (a new session with an email), the
 session and the step, refreshes the session's totals, inserts the events and reads the reply
 as one json_build_object, in one transaction of two statements; GET ?sessionToken= and
-?studentId= are one statement each, building the reply JSON in PostgreSQL. Rules it does not
-need for that load (claiming an anonymous session, heartbeats, 409s) are left out, so it is
-an upper bound of what the framework could reach, not a replacement for it.
+?studentId= are one statement each, building the reply JSON in PostgreSQL (by token: with the
+app's own reply function, so both send the same reply). Rules it does not need for that load
+(claiming an anonymous session, heartbeats, 409s) are left out, and the POST's reply skips the
+API's timestamp format and privacy rules, so it is an upper bound of what the framework could
+reach, not a replacement for it.
 
 Served by gunicorn with the same settings as the app (bench/server.py, `app=LIMIT_APP`); each
 worker keeps one psycopg connection for its life, as CONN_MAX_AGE does for Django.
@@ -54,11 +56,11 @@ _SESSION_JSON = """json_build_object(
       '[]')
     FROM step_progress p WHERE p.session_token = s.session_token))"""
 
-GET_BY_TOKEN = f"""
-SELECT json_build_object('success', true, 'progress', {_SESSION_JSON})::text
-FROM sessions s JOIN students u ON u.student_id = s.student_id
-WHERE s.session_token = %(token)s
-"""
+# GET by token: the session exactly as the API answers it (its timestamp format, its rules on
+# what an anonymous or claimed session reveals), built by the one-statement function the app
+# calls (progress/db_functions.py): the same database work and the same bytes.
+# bench_api.py checks that the two apps' replies agree before any load.
+GET_BY_TOKEN = "SELECT wp_session_reply(%(token)s)::text"
 
 GET_BY_STUDENT = """
 SELECT json_build_object('success', true, 'sessions', coalesce((
@@ -228,8 +230,10 @@ def handle(environ, start_response):
         else:
             return error(start_response, "400 Bad Request", "sessionToken: invalid.")
         row = connection().execute(sql, params).fetchone()
-        if row is None:
+        if row is None or row[0] is None:
             return error(start_response, "404 Not Found", "Session not found.")
+        if sql is GET_BY_TOKEN:
+            return reply(start_response, "200 OK", '{"success":true,"progress":' + row[0] + "}")
         return reply(start_response, "200 OK", row[0])
     if method != "POST":
         return error(start_response, "405 Method Not Allowed", "Method not allowed.")
