@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "workshop.lean_api.AuthenticationMiddleware",
     "workshop.lean_api.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After every middleware whose headers an API reply carries: answers the API's busiest
+    # call (a student's page reading its session) before URL resolving.
+    "progress.api.plain_read.PlainTokenReadMiddleware",
     "workshop.lean_api.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",

@@ -34,10 +34,8 @@ from progress.api.serializers import (
     session_body,
     shared_session_body,
 )
-from progress.api.throttling import APIThrottle
 from progress.api.tokens import TOKEN_PATTERN, is_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
-from workshop.lean_api import is_cookieless_api_call
 from workshop.models import WorkshopSession
 from workshop.replica import reads_from_replica
 
@@ -165,55 +163,32 @@ def start_session(request: Request) -> WorkshopSession:
 # --------------------------------------------------------------------------------------------
 # Views
 # --------------------------------------------------------------------------------------------
-# Accept headers for which DRF's negotiation picks the JSON renderer (the only one): none,
-# fetch()'s default and JSON itself. Any other goes through DRF's negotiation.
-_PLAIN_ACCEPTS = frozenset({None, "*/*", "application/json"})
-
-
-def plain_token_read(request: HttpRequest) -> str | None:
-    """The session token of the API's busiest call, a student's page reading its own session:
-    GET ?sessionToken=<a valid token> and no other parameter, with no credential and no
-    session cookie, for a JSON reply. None for every other request, an invalid token included
-    (DRF's way answers those, with the serializer's errors)."""
-    if (
-        request.method != "GET"
-        or "HTTP_AUTHORIZATION" in request.META
-        or not is_cookieless_api_call(request)
-        or request.META.get("HTTP_ACCEPT") not in _PLAIN_ACCEPTS
-    ):
-        return None
-    values = request.GET.getlist("sessionToken")
-    if len(request.GET) != 1 or len(values) != 1:
-        return None
-    # The token's pattern (TOKEN_PATTERN), which ProgressLookupSerializer's field also applies:
-    # a value this accepts, the field accepts unchanged (a test holds the two together).
-    return values[0] if is_session_token(values[0]) else None
-
-
 class StudentProgressView(APIView):
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        """The plain token read (plain_token_read) is answered here without DRF's request
+    @classmethod
+    def answer_plain_read(cls, request: HttpRequest, token: str) -> HttpResponseBase:
+        """The plain token read (progress.api.plain_read), answered without DRF's request
         wrapping, authentication and rendering: the reply is wp_session_reply's JSON text as
-        PostgreSQL sends it. The same throttle counts it, and any error (throttled, unknown
-        token, database unavailable) is answered by DRF's own exception handling. Every other
-        request takes DRF's way. docs/benchmarks.md, "GET by token to half the limit"."""
-        token = plain_token_read(request)
-        if token is None or not all(issubclass(c, APIThrottle) for c in self.throttle_classes):
-            return super().dispatch(request, *args, **kwargs)
-        self.headers = self.default_response_headers
+        PostgreSQL sends it. The view's throttles count it, DRF's default headers are added,
+        and any error (throttled, unknown token, database unavailable) is answered by DRF's
+        own exception handling: the reply DRF's way would give, at a fraction of the CPU
+        (docs/benchmarks.md, "GET by token to half the limit")."""
+        view = cls()
+        view.setup(request)
+        view.headers = view.default_response_headers
         try:
-            for throttle in self.get_throttles():
+            for throttle in view.get_throttles():
                 if not throttle.count_anonymous_call(request, token):
-                    self.throttled(request, throttle.wait())
+                    view.throttled(request, throttle.wait())
             progress = replies.session_reply_json(session_token=token)
         except Exception as exc:
             # DRF's dispatch, from its exception on: its request, handler and rendering.
-            self.request = self.initialize_request(request, *args, **kwargs)
-            self.format_kwarg = None
-            response = self.handle_exception(exc)
-            return self.finalize_response(self.request, response, *args, **kwargs)
+            view.request = view.initialize_request(request)
+            view.format_kwarg = None
+            response = view.finalize_response(view.request, view.handle_exception(exc))
+            # Rendered here: the handler renders a view's reply, and this one has no view.
+            return response.render()
         body = '{"success":true,"progress":' + progress + "}"
-        return self.finalize_response(request, HttpResponse(body, content_type="application/json"))
+        return view.finalize_response(request, HttpResponse(body, content_type="application/json"))
 
     @extend_schema(
         operation_id="student_progress_read",

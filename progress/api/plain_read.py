@@ -1,0 +1,67 @@
+"""The API's busiest call, a student's page reading its own session, answered before URL
+resolving and DRF's request cycle.
+
+`plain_token_read(request)` says whether a request is that call: GET /api/student-progress
+with one valid `sessionToken` and no other parameter, no credential (no Authorization
+header, no session cookie: the only two ways the API authenticates), and an Accept that DRF
+answers with JSON. Anything else, an invalid token included, goes the usual way, so the
+view's serializer stays the one place that validates and words the errors.
+
+`PlainTokenReadMiddleware` answers it with `StudentProgressView.answer_plain_read`: the same
+throttle, the same reply, headers and errors as DRF's way (progress/tests/
+test_plain_token_read.py compares the two), for about half the CPU. It is placed after the
+middleware whose headers every API reply carries (security, CORS, X-Frame-Options), and
+skips what such a call does not need: URL resolving, the view's wrappers, the browser-only
+middleware after it. Like Django's cache middleware answering from its cache, it is an
+optimisation only: without it, the view answers the same.
+"""
+
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import reverse
+
+from progress.api.throttling import APIThrottle
+from progress.api.tokens import is_session_token
+from progress.api.views import StudentProgressView
+from workshop.lean_api import is_cookieless_api_call
+
+# Accept headers for which DRF's negotiation picks the JSON renderer (the API's only one):
+# none, fetch()'s default and JSON itself. Any other goes through DRF's negotiation.
+_PLAIN_ACCEPTS = frozenset({None, "*/*", "application/json"})
+
+
+def plain_token_read(request: HttpRequest) -> str | None:
+    """The session token of a plain token read (the module's docstring), else None."""
+    if (
+        request.method != "GET"
+        or "HTTP_AUTHORIZATION" in request.META
+        or not is_cookieless_api_call(request)
+        or request.META.get("HTTP_ACCEPT") not in _PLAIN_ACCEPTS
+    ):
+        return None
+    values = request.GET.getlist("sessionToken")
+    if len(request.GET) != 1 or len(values) != 1:
+        return None
+    # The token's pattern (TOKEN_PATTERN), which ProgressLookupSerializer's field also applies:
+    # a value this accepts, the field accepts unchanged (a test holds the two together).
+    return values[0] if is_session_token(values[0]) else None
+
+
+class PlainTokenReadMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._path: str | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if self._path is None:  # not at start-up: the URLconf imports the views
+            self._path = reverse("student-progress")
+        if request.path_info == self._path and _throttles_are_ours():
+            token = plain_token_read(request)
+            if token is not None:
+                return StudentProgressView.answer_plain_read(request, token)
+        return self.get_response(request)
+
+
+def _throttles_are_ours() -> bool:
+    # answer_plain_read counts with APIThrottle.count_anonymous_call: with any other throttle
+    # configured, the view answers.
+    return all(issubclass(c, APIThrottle) for c in StudentProgressView.throttle_classes)
