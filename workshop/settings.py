@@ -69,9 +69,10 @@ MIDDLEWARE = [
     "workshop.lean_api.AuthenticationMiddleware",
     "workshop.lean_api.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # After every middleware whose headers an API reply carries: answers the API's busiest
-    # call (a student's page reading its session) before URL resolving.
-    "progress.api.plain_read.PlainTokenReadMiddleware",
+    # After every middleware whose headers an API reply carries: answers the API's two
+    # busiest calls (a student's page reading its session, recording progress) before URL
+    # resolving (progress/api/plain_read.py).
+    "progress.api.plain_read.PlainCallsMiddleware",
     "workshop.lean_api.CSPMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",

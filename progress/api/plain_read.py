@@ -1,21 +1,26 @@
-"""The API's busiest call, a student's page reading its own session, answered before URL
-resolving and DRF's request cycle.
+"""The API's two busiest calls, a student's page reading its own session and recording its
+progress, answered before URL resolving and DRF's request cycle.
 
-`plain_token_read(request)` says whether a request is that call: GET /api/student-progress
+`plain_token_read(request)` says whether a request is the read: GET /api/student-progress
 with one valid `sessionToken` and no other parameter, no credential (no Authorization
 header, no session cookie: the only two ways the API authenticates), and an Accept that DRF
 answers with JSON. Anything else, an invalid token included, goes the usual way, so the
 view's serializer stays the one place that validates and words the errors.
 
-`PlainTokenReadMiddleware` answers it with `StudentProgressView.answer_plain_read`: the same
-throttle, the same reply, headers and errors as DRF's way (progress/tests/
-test_plain_token_read.py compares the two), for about half the CPU. It is placed after the
-middleware whose headers every API reply carries (security, CORS, X-Frame-Options), and
-skips what such a call does not need: URL resolving, the view's wrappers, the browser-only
-middleware after it. Like Django's cache middleware answering from its cache, it is an
-optimisation only: without it, the view answers the same.
+`plain_progress_write(request)` says whether a request is the write: a POST there with a JSON
+body, no credential, no session cookie; whatever the body holds, DRF's parser and the view's
+serializer judge it, on either way.
+
+`PlainCallsMiddleware` answers them with `StudentProgressView.answer_plain_read` and
+`answer_plain_write`: the same throttle, replies, headers and errors as DRF's way
+(progress/tests/test_plain_calls.py compares the two), for less CPU (half of a GET's).
+It sits after the middleware whose headers every API reply carries (security, CORS,
+X-Frame-Options) and skips what these calls do not need: URL resolving, the view's
+wrappers, the browser-only middleware after it. Like Django's cache middleware answering from
+its cache, it is an optimisation only: without it, the view answers the same.
 """
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 
@@ -46,7 +51,20 @@ def plain_token_read(request: HttpRequest) -> str | None:
     return values[0] if is_session_token(values[0]) else None
 
 
-class PlainTokenReadMiddleware:
+def plain_progress_write(request: HttpRequest) -> bool:
+    """A progress POST sent the plain way: a JSON body, no credential, no session cookie, an
+    Accept DRF answers with JSON (whatever the body holds: DRF's parser and the view's
+    serializer judge it, on either way)."""
+    return (
+        request.method == "POST"
+        and "HTTP_AUTHORIZATION" not in request.META
+        and request.content_type == "application/json"
+        and is_cookieless_api_call(request)
+        and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
+    )
+
+
+class PlainCallsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self._path: str | None = None
@@ -54,14 +72,18 @@ class PlainTokenReadMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self._path is None:  # not at start-up: the URLconf imports the views
             self._path = reverse("student-progress")
-        if request.path_info == self._path and _throttles_are_ours():
+        if request.path_info == self._path and _answerable_here():
             token = plain_token_read(request)
             if token is not None:
                 return StudentProgressView.answer_plain_read(request, token)
+            if plain_progress_write(request):
+                return StudentProgressView.answer_plain_write(request)
         return self.get_response(request)
 
 
-def _throttles_are_ours() -> bool:
-    # answer_plain_read counts with APIThrottle.count_anonymous_call: with any other throttle
-    # configured, the view answers.
-    return all(issubclass(c, APIThrottle) for c in StudentProgressView.throttle_classes)
+def _answerable_here() -> bool:
+    # The answers count with APIThrottle.count_anonymous_call, and no view runs here to be
+    # wrapped in ATOMIC_REQUESTS' transaction: otherwise the view answers.
+    return not connection.settings_dict.get("ATOMIC_REQUESTS") and all(
+        issubclass(c, APIThrottle) for c in StudentProgressView.throttle_classes
+    )

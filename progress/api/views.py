@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +35,7 @@ from progress.api.serializers import (
     session_body,
     shared_session_body,
 )
-from progress.api.tokens import TOKEN_PATTERN, is_session_token
+from progress.api.tokens import TOKEN_PATTERN, is_session_token, request_session_token
 from workshop.errors import SESSION_NOT_FOUND, NotFoundError
 from workshop.models import WorkshopSession
 from workshop.replica import reads_from_replica
@@ -172,23 +173,50 @@ class StudentProgressView(APIView):
         and any error (throttled, unknown token, database unavailable) is answered by DRF's
         own exception handling: the reply DRF's way would give, at a fraction of the CPU
         (docs/benchmarks.md, "GET by token to half the limit")."""
+        view = cls._plain(request)
+        try:
+            view.count_plain_call(request, token)
+            progress = replies.session_reply_json(session_token=token)
+        except Exception as exc:
+            return view.plain_error(view.initialize_request(request), exc)
+        body = '{"success":true,"progress":' + progress + "}"
+        return view.finalize_response(request, HttpResponse(body, content_type="application/json"))
+
+    @classmethod
+    def answer_plain_write(cls, request: HttpRequest) -> HttpResponseBase:
+        """The plain progress write (progress.api.plain_read): the body parsed by DRF's request
+        (same parser, same errors), counted by the view's throttles after parsing as DRF's
+        throttle counts it, then `progress_update`, the POST's own handler; the reply rendered
+        by the API's renderer. Skips URL resolving and DRF's dispatch."""
+        view = cls._plain(request)
+        drf_request = view.initialize_request(request)
+        try:
+            view.count_plain_call(request, request_session_token(drf_request, view))
+            body = JSONRenderer().render(view.progress_update(drf_request.data))
+        except Exception as exc:
+            return view.plain_error(drf_request, exc)
+        return view.finalize_response(request, HttpResponse(body, content_type="application/json"))
+
+    @classmethod
+    def _plain(cls, request: HttpRequest) -> "StudentProgressView":
         view = cls()
         view.setup(request)
         view.headers = view.default_response_headers
-        try:
-            for throttle in view.get_throttles():
-                if not throttle.count_anonymous_call(request, token):
-                    view.throttled(request, throttle.wait())
-            progress = replies.session_reply_json(session_token=token)
-        except Exception as exc:
-            # DRF's dispatch, from its exception on: its request, handler and rendering.
-            view.request = view.initialize_request(request)
-            view.format_kwarg = None
-            response = view.finalize_response(view.request, view.handle_exception(exc))
-            # Rendered here: the handler renders a view's reply, and this one has no view.
-            return response.render()
-        body = '{"success":true,"progress":' + progress + "}"
-        return view.finalize_response(request, HttpResponse(body, content_type="application/json"))
+        view.format_kwarg = None
+        return view
+
+    def count_plain_call(self, request: HttpRequest, token: str | None) -> None:
+        """DRF's check_throttles for an anonymous call carrying `token`."""
+        for throttle in self.get_throttles():
+            if not throttle.count_anonymous_call(request, token):
+                self.throttled(request, throttle.wait())
+
+    def plain_error(self, request: Request, exc: Exception) -> HttpResponseBase:
+        """DRF's dispatch from an exception on: its handler, headers and rendering."""
+        self.request = request
+        response = self.finalize_response(request, self.handle_exception(exc))
+        # Rendered here: Django's handler renders a view's reply, and this one has no view.
+        return response.render()
 
     @extend_schema(
         operation_id="student_progress_read",
@@ -237,7 +265,11 @@ class StudentProgressView(APIView):
         responses={200: UpdateReply, **COMMON_ERRORS, 409: ErrorSerializer, 410: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
-        body = ProgressUpdateSerializer(data=request.data)
+        return Response(self.progress_update(request.data))
+
+    def progress_update(self, data) -> dict:
+        """The POST's reply body for its request body (validated here; errors raise)."""
+        body = ProgressUpdateSerializer(data=data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         step = None
@@ -257,9 +289,7 @@ class StudentProgressView(APIView):
             demo_mode=data.get("demoMode"),
             step=step,
         )
-        return Response(
-            {"success": True, "message": messages.PROGRESS_UPDATED, "progress": progress}
-        )
+        return {"success": True, "message": messages.PROGRESS_UPDATED, "progress": progress}
 
 
 class SessionsView(APIView):

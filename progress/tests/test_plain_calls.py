@@ -1,13 +1,15 @@
-"""The plain token read (progress.api.plain_read): GET ?sessionToken= answered before URL
-resolving and DRF's request cycle must answer exactly what DRF's way answers, and only the
-requests it is meant for may take it."""
+"""The plain calls (progress.api.plain_read): GET ?sessionToken= and the progress POST answered
+before URL resolving and DRF's request cycle must answer exactly what DRF's way answers, and
+only the requests they are meant for may take them."""
 
+import datetime as dt
 import json
 
 import pytest
 from django.conf import settings
 from django.db import OperationalError
 from django.test import RequestFactory
+from django.utils import timezone
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
@@ -17,6 +19,7 @@ from progress.api import plain_read, views
 from progress.api.plain_read import plain_token_read
 from progress.api.serializers import ProgressLookupSerializer
 from progress.tests.factories import StepProgressFactory
+from workshop.models import WorkshopSession
 from workshop.tests.factories import StudentFactory, WorkshopSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +51,15 @@ def taken_paths(monkeypatch):
         return token
 
     monkeypatch.setattr(plain_read, "plain_token_read", read)
+    original_write = plain_read.plain_progress_write
+
+    def write(request):
+        plain = original_write(request)
+        if plain:
+            paths.append("plain")
+        return plain
+
+    monkeypatch.setattr(plain_read, "plain_progress_write", write)
     return paths
 
 
@@ -229,3 +241,135 @@ def test_a_token_the_plain_read_takes_is_one_the_serializer_accepts_unchanged(va
     if selected is not None:
         assert lookup.is_valid(), lookup.errors
         assert lookup.validated_data == {"sessionToken": selected}
+
+
+# --- The progress POST -----------------------------------------------------------------------
+def _post_both_ways(body_of, taken_paths: list[str]):
+    """The same POST for two sessions in the same state: the plain way, then DRF's way. Replies
+    with the session's own token and times set aside."""
+    client = APIClient()
+    replies_ = []
+    for token, extra in (("ws_plain_write_1", {}), ("ws_plain_write_2", DRF_WAY)):
+        response = client.post(URL, body_of(token), format="json", **extra)
+        replies_.append((response.status_code, _comparable(response.json())))
+    return replies_
+
+
+def _comparable(reply: dict) -> dict:
+    progress = reply.get("progress")
+    if progress:
+        for key in (
+            "session_token",
+            "started_at",
+            "last_activity",
+            "expires_at",
+            "created_at",
+            "updated_at",
+            "student_id",
+        ):
+            progress.pop(key)
+        for step in progress["step_progress"]:
+            step.pop("startedAt")
+            step.pop("completedAt")
+    return reply
+
+
+def test_the_plain_write_answers_what_drfs_way_answers(taken_paths):
+    def body(token):
+        return {
+            "sessionToken": token,
+            "studentEmail": f"{token}@example.com",
+            "studentName": "Ada",
+            "stepNumber": 2,
+            "completed": True,
+            "timeSpent": 90,
+        }
+
+    plain, drf = _post_both_ways(body, taken_paths)
+
+    assert taken_paths == ["plain", "drf"]
+    assert plain[0] == drf[0] == 200
+    plain[1]["progress"].pop("student_email")
+    drf[1]["progress"].pop("student_email")
+    assert plain == drf
+    assert plain[1]["progress"]["step_progress"][0]["timeSpent"] == 90
+
+
+@pytest.mark.parametrize(
+    "body_of",
+    [
+        pytest.param(lambda token: {"sessionToken": token, "stepNumber": 10}, id="bad field"),
+        pytest.param(lambda token: {"sessionToken": "short", "stepNumber": 1}, id="bad token"),
+        pytest.param(lambda token: ["not", "an", "object"], id="not an object"),
+        pytest.param(lambda token: {"sessionToken": token, "studentEmail": "nope"}, id="bad email"),
+    ],
+)
+def test_a_refused_plain_write_is_the_same_400_and_changes_nothing(taken_paths, body_of):
+    plain, drf = _post_both_ways(body_of, taken_paths)
+
+    assert taken_paths == ["plain", "drf"]
+    assert plain == drf
+    assert plain[0] == 400
+    assert not WorkshopSession.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_the_same_400_both_ways(taken_paths):
+    client = APIClient()
+    plain = client.post(URL, b"{not json", content_type="application/json")
+    drf = client.post(URL, b"{not json", content_type="application/json", **DRF_WAY)
+
+    assert taken_paths == ["plain", "drf"]
+    assert plain.status_code == drf.status_code == 400
+    assert plain.json() == drf.json()
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["410 closed", "409 taken"])
+def test_a_refused_session_is_the_same_error_both_ways(taken_paths, closed):
+    owner = StudentFactory(student_email="owner@example.com")
+    for token in ("ws_plain_write_1", "ws_plain_write_2"):
+        WorkshopSessionFactory(
+            session_token=token,
+            student=owner,
+            expires_at=timezone.now() + dt.timedelta(seconds=-1 if closed else 3600),
+        )
+
+    def body(token):
+        return {"sessionToken": token, "studentEmail": "other@example.com", "stepNumber": 1}
+
+    plain, drf = _post_both_ways(body if not closed else lambda t: {"sessionToken": t}, taken_paths)
+
+    assert plain == drf
+    assert plain[0] == (410 if closed else 409)
+
+
+def test_a_throttled_plain_write_is_the_same_429_and_counted_once(taken_paths, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "2/minute", "address": "100/minute"},
+    }
+    client = APIClient()
+    body = {"sessionToken": TOKEN, "stepNumber": 1}
+
+    statuses = [client.post(URL, body, format="json").status_code for _ in range(3)]
+    refused_drf = client.post(URL, body, format="json", **DRF_WAY)
+
+    assert statuses == [200, 200, 429]
+    assert taken_paths == ["plain"] * 3 + ["drf"]
+    assert refused_drf.status_code == 429
+
+
+def test_other_posts_take_drfs_way():
+    assert plain_read.plain_progress_write(factory.post(URL, {}, content_type="application/json"))
+    for request_ in (
+        factory.post(URL, "a=b", content_type="application/x-www-form-urlencoded"),
+        factory.post(URL, {}, content_type="application/json", HTTP_AUTHORIZATION="Token a"),
+        factory.post(
+            URL,
+            {},
+            content_type="application/json",
+            HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}=abc",
+        ),
+        factory.post(URL, {}, content_type="application/json", HTTP_ACCEPT="text/html"),
+        factory.put(URL, {}, content_type="application/json"),
+    ):
+        assert not plain_read.plain_progress_write(request_)
