@@ -55,6 +55,7 @@ bench-smoke: install-dev
 	$(PY) bench/bench_migrate_legacy.py --smoke --backup
 	$(PY) bench/bench_export_memory.py --smoke
 	$(PY) bench/bench_api.py --smoke
+	$(PY) bench/cpu_split.py --smoke
 	$(PY) bench/scaleout.py two-nodes --smoke
 	$(PY) bench/scaleout.py pgbouncer --smoke
 	$(PY) bench/resilience.py fuzz --smoke
