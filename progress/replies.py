@@ -23,7 +23,8 @@ from workshop.models import WorkshopSession, stored_json
 from workshop.session_config import SESSION_CONFIG, Kind
 
 
-def step_entry(step: StepProgress) -> dict[str, Any]:
+def shared_step_entry(step: StepProgress) -> dict[str, Any]:
+    """A step as the public share link shows it: progress only."""
     return {
         "stepNumber": step.step_number,
         "stepName": step.step_name,
@@ -31,6 +32,13 @@ def step_entry(step: StepProgress) -> dict[str, Any]:
         "startedAt": iso_z(step.started_at),
         "completedAt": iso_z(step.completed_at),
         "timeSpent": step.time_spent or 0,
+    }
+
+
+def step_entry(step: StepProgress) -> dict[str, Any]:
+    """A step as its session's token holder sees it: the shared entry, attempts and URL."""
+    return {
+        **shared_step_entry(step),
         "attempts": step.attempts or 0,
         "deploymentUrl": step.deployment_url,
     }

@@ -18,8 +18,7 @@ from rest_framework import serializers
 
 from progress.api import messages
 from progress.api.tokens import TOKEN_PATTERN
-from progress.models import StepProgress
-from progress.replies import session_body
+from progress.replies import session_body, shared_step_entry
 from workshop.formatting import iso_z
 from workshop.models import (
     ANONYMOUS_EMAIL_DOMAIN,
@@ -417,17 +416,6 @@ def display_name(name: str | None) -> str | None:
     if len(parts) == 1:
         return parts[0]
     return f"{parts[0]} {parts[-1][0]}."
-
-
-def shared_step_entry(step: StepProgress) -> dict[str, Any]:
-    return {
-        "stepNumber": step.step_number,
-        "stepName": step.step_name,
-        "completed": bool(step.validation_passed),
-        "startedAt": iso_z(step.started_at),
-        "completedAt": iso_z(step.completed_at),
-        "timeSpent": step.time_spent or 0,
-    }
 
 
 def shared_session_body(session: WorkshopSession) -> dict[str, Any]:
