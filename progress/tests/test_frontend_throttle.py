@@ -5,12 +5,7 @@ the workers (REDIS_TEST_URL, default redis://127.0.0.1:6379/2). It is skipped, s
 when no Redis answers there.
 """
 
-import os
-import socket
-from urllib.parse import urlsplit
-
 import pytest
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,42 +16,9 @@ from progress.tests import frontend_requests as fe
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/2")
 CLASSROOM_ADDRESS = "198.51.100.20"
 STUDENTS = 60
 POSTS_EACH = 25
-
-
-def _redis_answers() -> bool:
-    parts = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 6379), 1).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def redis_cache(settings):
-    if not _redis_answers():
-        pytest.skip(f"needs Redis at {REDIS_URL} (set REDIS_TEST_URL) for the production cache")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
-    }
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def rates(settings):
-    def set_rates(**rates: str) -> None:
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-
-    return set_rates
 
 
 class ThrottledProbe(APIView):

@@ -5,10 +5,6 @@ Redis tests use REDIS_TEST_URL (default redis://127.0.0.1:6379/2) and are skippe
 so, when no Redis answers there.
 """
 
-import os
-import socket
-from urllib.parse import urlsplit
-
 import pytest
 from django.core.cache import caches
 from redis.connection import AbstractConnection
@@ -18,47 +14,25 @@ from rest_framework.views import APIView
 
 from progress.api import messages, throttling
 from progress.api.throttling import APIThrottle, parse_rate
+from progress.tests.redis_cache import REDIS_CACHE, SKIP_REASON, redis_answers
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/2")
 URL = "/api/student-progress"
 TOKEN = "ws_throttle_counter_token"
 # A minute boundary, so windows are easy to read: [T0, T0 + 60) is one window.
 T0 = 1_800_000_000.0 - (1_800_000_000 % 60)
 
 
-def _redis_answers() -> bool:
-    parts = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 6379), 1).close()
-    except OSError:
-        return False
-    return True
-
-
-REDIS_CACHE = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-
-
 @pytest.fixture(params=["locmem", "redis"])
 def any_cache(request, settings):
     """Each test once on the default local-memory cache and once on Redis."""
     if request.param == "redis":
-        if not _redis_answers():
-            pytest.skip(f"needs Redis at {REDIS_URL} (set REDIS_TEST_URL)")
+        if not redis_answers():
+            pytest.skip(SKIP_REASON)
         settings.CACHES = {"default": REDIS_CACHE}
     caches["default"].clear()
     yield request.param
-    caches["default"].clear()
-
-
-@pytest.fixture
-def redis_cache(settings):
-    if not _redis_answers():
-        pytest.skip(f"needs Redis at {REDIS_URL} (set REDIS_TEST_URL)")
-    settings.CACHES = {"default": REDIS_CACHE}
-    caches["default"].clear()
-    yield
     caches["default"].clear()
 
 
@@ -68,14 +42,6 @@ def clock(monkeypatch):
     now = [T0]
     monkeypatch.setattr(APIThrottle, "timer", staticmethod(lambda: now[0]))
     return now
-
-
-@pytest.fixture
-def rates(settings):
-    def set_rates(**rates: str) -> None:
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-
-    return set_rates
 
 
 def lookup(client: APIClient, token: str = TOKEN):

@@ -8,12 +8,10 @@ PATH for the broker-outage test, which runs a private server on its own port.
 
 import json
 import os
-import socket
 import uuid
 from email import message_from_string
 from email.message import Message
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -38,21 +36,13 @@ from analytics.integrations.tests.worker import (
 )
 from analytics.integrations.webhooks import SIGNATURE_HEADER, verify
 from progress.tests.factories import StepProgressFactory
+from progress.tests.redis_cache import redis_answers
 from workshop.crypto import encrypt_secret
 from workshop.tests.factories import WorkshopSessionFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/5")
 INSTRUCTOR = "lead@example.com"
-
-
-def _redis_answers(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 6379), 2).close()
-    except OSError:
-        return False
-    return True
 
 
 def _almost_done_session():
@@ -92,7 +82,7 @@ def worker_env(tmp_path, settings):
 
 
 def test_a_completing_post_gives_one_signed_webhook_and_one_email(receiver, worker_env, tmp_path):
-    if not _redis_answers(REDIS_URL):
+    if not redis_answers(REDIS_URL, timeout=2):
         pytest.skip(f"no Redis at {REDIS_URL} (CI starts one)")
     mail_dir, env = worker_env
     queue = f"e2e-{uuid.uuid4().hex}"
