@@ -148,19 +148,6 @@ class APIThrottle(BaseThrottle):
             return _windows([("user", str(request.user.pk))])
         return self._anonymous_windows(request, request_session_token(request, view))
 
-    def get_ident(self, request: HttpRequest) -> str:
-        # DRF's rule (NUM_PROXIES hops of X-Forwarded-For), reading META: DRF reads
-        # `request.headers`, which builds a dictionary of every header on first use.
-        xff = request.META.get("HTTP_X_FORWARDED_FOR")
-        remote_addr = request.META.get("REMOTE_ADDR")
-        num_proxies = api_settings.NUM_PROXIES
-        if num_proxies is not None:
-            if num_proxies == 0 or xff is None:
-                return remote_addr
-            addrs = xff.split(",")
-            return addrs[-min(num_proxies, len(addrs))].strip()
-        return "".join(xff.split()) if xff else remote_addr
-
     def _anonymous_windows(self, request: HttpRequest, token: str | None) -> list[Window]:
         address = self.get_ident(request)
         # The token is a credential: the key holds its digest, never the token.
