@@ -34,14 +34,19 @@ from workshop.lean_api import is_cookieless_api_call
 _PLAIN_ACCEPTS = frozenset({None, "*/*", "application/json"})
 
 
+def _anonymous_json_call(request: HttpRequest) -> bool:
+    """No credential (no Authorization header, no session cookie: the API's only two ways to
+    authenticate) and an Accept that DRF answers with JSON."""
+    return (
+        "HTTP_AUTHORIZATION" not in request.META
+        and is_cookieless_api_call(request)
+        and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
+    )
+
+
 def plain_token_read(request: HttpRequest) -> str | None:
     """The session token of a plain token read (the module's docstring), else None."""
-    if (
-        request.method != "GET"
-        or "HTTP_AUTHORIZATION" in request.META
-        or not is_cookieless_api_call(request)
-        or request.META.get("HTTP_ACCEPT") not in _PLAIN_ACCEPTS
-    ):
+    if request.method != "GET" or not _anonymous_json_call(request):
         return None
     values = request.GET.getlist("sessionToken")
     if len(request.GET) != 1 or len(values) != 1:
@@ -52,15 +57,12 @@ def plain_token_read(request: HttpRequest) -> str | None:
 
 
 def plain_progress_write(request: HttpRequest) -> bool:
-    """A progress POST sent the plain way: a JSON body, no credential, no session cookie, an
-    Accept DRF answers with JSON (whatever the body holds: DRF's parser and the view's
-    serializer judge it, on either way)."""
+    """A progress POST sent the plain way: a JSON body from an anonymous caller (whatever the
+    body holds: DRF's parser and the view's serializer judge it, on either way)."""
     return (
         request.method == "POST"
-        and "HTTP_AUTHORIZATION" not in request.META
         and request.content_type == "application/json"
-        and is_cookieless_api_call(request)
-        and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
+        and _anonymous_json_call(request)
     )
 
 
@@ -68,11 +70,13 @@ class PlainCallsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self._path: str | None = None
+        self._answerable = False
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if self._path is None:  # not at start-up: the URLconf imports the views
             self._path = reverse("student-progress")
-        if request.path_info == self._path and _answerable_here():
+            self._answerable = _answerable_here()
+        if self._answerable and request.path_info == self._path:
             token = plain_token_read(request)
             if token is not None:
                 return StudentProgressView.answer_plain_read(request, token)
