@@ -41,6 +41,14 @@ def _backend_pid(wrapper) -> int:
     return wrapper.connection.info.backend_pid
 
 
+def _terminate(wrapper) -> int:
+    """End the connection's PostgreSQL backend, as a restart would; returns its pid."""
+    dead = _backend_pid(wrapper)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
+    return dead
+
+
 def _age(wrapper, seconds: float) -> None:
     wrapper.answered_at -= seconds
 
@@ -85,9 +93,7 @@ def test_a_connection_idle_longer_than_the_limit_is_checked_once(probe, monkeypa
 def test_a_connection_that_died_while_idle_is_replaced_before_the_request_uses_it(probe):
     wrapper, _ = probe
     _request(wrapper)
-    dead = _backend_pid(wrapper)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
+    dead = _terminate(wrapper)
     _age(wrapper, base.IDLE_BEFORE_CHECK + 0.1)
 
     assert _request(wrapper) == 2
@@ -97,9 +103,7 @@ def test_a_connection_that_died_while_idle_is_replaced_before_the_request_uses_i
 def test_a_connection_that_died_while_busy_fails_one_request_then_is_replaced(probe):
     wrapper, _ = probe
     _request(wrapper)
-    dead = _backend_pid(wrapper)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
+    dead = _terminate(wrapper)
 
     # Answered moments ago: not checked, so this request meets the broken connection (the
     # API answers it 503), and Django closes it as the request ends.
