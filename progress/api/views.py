@@ -133,10 +133,6 @@ def _session_token(token: str) -> str:
     return token
 
 
-def _progress(session_token: str) -> dict:
-    return replies.session_reply(session_token=session_token)
-
-
 # Parse, call, reply: the spec's views and the frontend's adapters (frontend_views) share these,
 # so a call that exists in both shapes parses and answers the same way.
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
@@ -243,7 +239,8 @@ class StudentProgressView(APIView):
         lookup.is_valid(raise_exception=True)
         params = lookup.validated_data
         if "sessionToken" in params:
-            return Response({"success": True, "progress": _progress(params["sessionToken"])})
+            progress = replies.session_reply(session_token=params["sessionToken"])
+            return Response({"success": True, "progress": progress})
         if "studentId" in params:
             # The public share link: nobody reads back a write of their own here.
             with reads_from_replica():
